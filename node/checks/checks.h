@@ -1,0 +1,11 @@
+/* checks.h - the registry of check modules; each lives in node/checks/<name>.c. */
+#ifndef BW_CHECKS_H
+#define BW_CHECKS_H
+
+#include "pipeline.h"
+
+extern const check_def check_size;
+extern const check_def check_headers;
+extern const check_def check_gtube;
+
+#endif

@@ -1,0 +1,350 @@
+/* pipeline.c - configuration generations and the scan of one message.
+ *
+ * pipeline_new() copies the cluster parameters, asks each enabled check to build
+ * its state, and fixes the weight of every registered symbol (default, or the
+ * `score.NAME` override). scan_run() runs the checks in registry order on a task
+ * whose allocations all live in one arena, then the policy: the total score is
+ * compared with the tag/quarantine/reject thresholds and combined with any action
+ * a check forced; the most severe wins. The result is a ScanResult ready to send. */
+#include "pipeline.h"
+#include "arena.h"
+#include "checks/checks.h"
+#include "dict.h"
+#include "log.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const check_def *const registry[] = {&check_size, &check_headers, &check_gtube};
+#define NCHECKS (sizeof registry / sizeof registry[0])
+
+typedef struct {
+    const symbol_def *def;
+    double weight;
+} symbol_weight;
+
+struct pipeline {
+    atomic_int refs;
+    uint64_t version;
+    params *cfg;
+    void *state[NCHECKS];
+    bool enabled[NCHECKS];
+    dict *weights; /* symbol name -> symbol_weight */
+    double tag, quarantine, reject;
+    const char *subject_prefix, *reject_message;
+};
+
+#define MAX_SYMBOLS 256
+
+struct scan_task {
+    pipeline *pl;
+    arena *a;
+    const char *job_id;
+    const Bulwark__Envelope *env;
+    const uint8_t *raw;
+    size_t len;
+    hdr_block *hdrs;
+    time_t now;
+    Bulwark__ScanResult result;
+    Bulwark__Symbol *symv[MAX_SYMBOLS];
+    Bulwark__Symbol symbols[MAX_SYMBOLS];
+    Bulwark__Header *hdrv[4];
+    Bulwark__Header headers[4];
+    size_t dropped_symbols;
+    Bulwark__Action forced;
+    const char *forced_reason;
+};
+
+const check_def *const *pipeline_checks(size_t *n)
+{
+    *n = NCHECKS;
+    return registry;
+}
+
+static void free_pipeline(pipeline *p)
+{
+    for (size_t i = 0; i < NCHECKS; i++)
+        if (p->state[i] && registry[i]->free)
+            registry[i]->free(p->state[i]);
+    dict_destroy(&p->weights, free);
+    params_destroy(&p->cfg);
+    free(p);
+}
+
+pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t errlen)
+{
+    pipeline *p = xcalloc(1, sizeof *p);
+    atomic_init(&p->refs, 1);
+    p->version = version;
+    p->cfg = params_dup(cfg);
+    p->weights = dict_new();
+    p->tag = params_double(p->cfg, "policy.tag_score");
+    p->quarantine = params_double(p->cfg, "policy.quarantine_score");
+    p->reject = params_double(p->cfg, "policy.reject_score");
+    p->subject_prefix = params_str(p->cfg, "policy.subject_prefix");
+    p->reject_message = params_str(p->cfg, "policy.reject_message");
+
+    for (size_t i = 0; i < NCHECKS; i++) {
+        const check_def *c = registry[i];
+        for (const symbol_def *s = c->symbols; s->name; s++) {
+            symbol_weight *w = xmalloc(sizeof *w);
+            char key[128];
+            w->def = s;
+            w->weight = s->score;
+            snprintf(key, sizeof key, "score.%s", s->name);
+            params_dynamic(p->cfg, key, &w->weight);
+            if (dict_set(p->weights, s->name, w))
+                log_panic("symbol %s registered twice", s->name);
+        }
+        char key[128];
+        snprintf(key, sizeof key, "check.%s.enabled", c->name);
+        p->enabled[i] = params_bool(p->cfg, key);
+        if (p->enabled[i] && c->init && !c->init(p->cfg, &p->state[i], err, errlen)) {
+            free_pipeline(p);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+pipeline *pipeline_ref(pipeline *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    return p;
+}
+
+void pipeline_release(pipeline **pp)
+{
+    pipeline *p = *pp;
+    *pp = NULL;
+    if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+        free_pipeline(p);
+}
+
+uint64_t pipeline_version(const pipeline *p)
+{
+    return p->version;
+}
+
+const params *pipeline_config(const pipeline *p)
+{
+    return p->cfg;
+}
+
+/* ---- tasks ------------------------------------------------------------------- */
+
+scan_task *scan_task_new(pipeline *p, const char *job_id, const Bulwark__Envelope *env,
+                         const uint8_t *raw, size_t len)
+{
+    scan_task *t = xcalloc(1, sizeof *t);
+    t->pl = pipeline_ref(p);
+    t->a = arena_new(8192);
+    t->job_id = arena_strdup(t->a, job_id ? job_id : "");
+    t->env = env;
+    t->raw = raw;
+    t->len = len;
+    t->now = time(NULL);
+    t->forced = BULWARK__ACTION__ACTION_PASS;
+    bulwark__scan_result__init(&t->result);
+    return t;
+}
+
+void scan_task_destroy(scan_task **tp)
+{
+    scan_task *t = *tp;
+    if (!t)
+        return;
+    hdr_destroy(&t->hdrs);
+    arena_destroy(&t->a);
+    pipeline_release(&t->pl);
+    free(t);
+    *tp = NULL;
+}
+
+const hdr_block *task_headers(scan_task *t)
+{
+    if (!t->hdrs)
+        t->hdrs = hdr_parse((const char *)t->raw, t->len);
+    return t->hdrs;
+}
+
+const uint8_t *task_raw(const scan_task *t, size_t *len)
+{
+    *len = t->len;
+    return t->raw;
+}
+
+const Bulwark__Envelope *task_envelope(const scan_task *t)
+{
+    return t->env;
+}
+
+time_t task_time(const scan_task *t)
+{
+    return t->now;
+}
+
+const char *task_job_id(const scan_task *t)
+{
+    return t->job_id;
+}
+
+static void add_symbol(scan_task *t, const char *name, double factor, const char *fmt, va_list ap)
+{
+    symbol_weight *w = dict_get(t->pl->weights, name);
+    if (!w)
+        log_panic("job=%s check added unregistered symbol %s", t->job_id, name);
+    if (t->result.n_symbols >= MAX_SYMBOLS) {
+        t->dropped_symbols++;
+        return;
+    }
+    Bulwark__Symbol *s = &t->symbols[t->result.n_symbols];
+    bulwark__symbol__init(s);
+    s->name = (char *)w->def->name;
+    s->score = w->weight * factor;
+    char detail[512];
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    s->detail = arena_strdup(t->a, detail);
+    t->symv[t->result.n_symbols++] = s;
+}
+
+void task_symbol(scan_task *t, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_symbol(t, name, 1.0, fmt, ap);
+    va_end(ap);
+}
+
+void task_symbol_scaled(scan_task *t, const char *name, double factor, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_symbol(t, name, factor, fmt, ap);
+    va_end(ap);
+}
+
+void task_force(scan_task *t, Bulwark__Action a, const char *reason)
+{
+    if (action_severity(a) > action_severity(t->forced)) {
+        t->forced = a;
+        t->forced_reason = arena_strdup(t->a, reason);
+    }
+}
+
+/* ---- policy -------------------------------------------------------------------- */
+
+static int by_weight(const void *a, const void *b)
+{
+    const Bulwark__Symbol *x = *(Bulwark__Symbol *const *)a, *y = *(Bulwark__Symbol *const *)b;
+    double dx = fabs(x->score), dy = fabs(y->score);
+    return dx < dy ? 1 : dx > dy ? -1 : strcmp(x->name, y->name);
+}
+
+static void add_header(scan_task *t, const char *name, char *value)
+{
+    Bulwark__Header *h = &t->headers[t->result.n_add_headers];
+    bulwark__header__init(h);
+    h->name = (char *)name;
+    h->value = value;
+    t->hdrv[t->result.n_add_headers++] = h;
+}
+
+static void apply_policy(scan_task *t)
+{
+    pipeline *p = t->pl;
+    Bulwark__ScanResult *r = &t->result;
+    double total = 0;
+    for (size_t i = 0; i < r->n_symbols; i++)
+        total += r->symbols[i]->score;
+    /* Symbols sorted by weight so the most telling come first in headers and logs. */
+    qsort(r->symbols, r->n_symbols, sizeof *r->symbols, by_weight);
+
+    Bulwark__Action a = BULWARK__ACTION__ACTION_PASS;
+    const char *reason = "";
+    if (total >= p->reject) {
+        a = BULWARK__ACTION__ACTION_REJECT;
+        reason = p->reject_message;
+    } else if (total >= p->quarantine) {
+        a = BULWARK__ACTION__ACTION_QUARANTINE;
+    } else if (total >= p->tag) {
+        a = BULWARK__ACTION__ACTION_TAG;
+    }
+    if (action_severity(t->forced) > action_severity(a)) {
+        a = t->forced;
+        reason = t->forced_reason;
+    }
+    r->action = a;
+    r->score = round(total * 1000) / 1000;
+    r->reason = (char *)reason;
+    r->config_version = p->version;
+    r->job_id = (char *)t->job_id;
+    r->subject_prefix = (char *)(a == BULWARK__ACTION__ACTION_TAG ? p->subject_prefix : "");
+
+    buf_t sym = {0};
+    for (size_t i = 0; i < r->n_symbols && i < 10; i++)
+        buf_printf(&sym, "%s%s(%.2f)", i ? ", " : "", r->symbols[i]->name, r->symbols[i]->score);
+    add_header(t, "X-Bulwark-Status",
+               arena_printf(t->a, "%s score=%.2f tag=%.2f quarantine=%.2f reject=%.2f",
+                            action_name(a), r->score, p->tag, p->quarantine, p->reject));
+    add_header(t, "X-Bulwark-Symbols", arena_strdup(t->a, sym.data ? sym.data : ""));
+    add_header(t, "X-Bulwark-Id", (char *)t->job_id);
+    buf_free(&sym);
+}
+
+void scan_run(scan_task *t)
+{
+    uint64_t t0 = mono_us();
+    t->result.symbols = t->symv;
+    t->result.add_headers = t->hdrv;
+    for (size_t i = 0; i < NCHECKS; i++)
+        if (t->pl->enabled[i])
+            registry[i]->run(t, t->pl->state[i]);
+    if (t->dropped_symbols)
+        log_warn("job=%s event=symbols_dropped count=%zu", t->job_id, t->dropped_symbols);
+    apply_policy(t);
+    uint64_t us = mono_us() - t0;
+    t->result.scan_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+const Bulwark__ScanResult *scan_result(const scan_task *t)
+{
+    return &t->result;
+}
+
+/* ---- actions ------------------------------------------------------------------- */
+
+static const char *action_names[] = {"pass", "tag", "quarantine", "reject", "tempfail"};
+
+const char *action_name(Bulwark__Action a)
+{
+    return (unsigned)a < 5 ? action_names[a] : "unknown";
+}
+
+bool action_parse(const char *s, Bulwark__Action *out)
+{
+    for (int i = 0; i < 5; i++) {
+        if (strcmp(s, action_names[i]) == 0) {
+            *out = (Bulwark__Action)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+int action_severity(Bulwark__Action a)
+{
+    switch (a) {
+    case BULWARK__ACTION__ACTION_PASS: return 0;
+    case BULWARK__ACTION__ACTION_TAG: return 1;
+    case BULWARK__ACTION__ACTION_TEMPFAIL: return 2;
+    case BULWARK__ACTION__ACTION_QUARANTINE: return 3;
+    case BULWARK__ACTION__ACTION_REJECT: return 4;
+    default: return 0;
+    }
+}

@@ -1,0 +1,80 @@
+/* pipeline.h - the one scan pipeline: checks add symbols, policy picks the action.
+ *
+ * A pipeline is one configuration generation made ready to scan: the cluster
+ * parameters of a version, each enabled check's state built from them, and the
+ * weight of every symbol. It is immutable and reference-counted; a worker takes
+ * a reference for the length of one job, so a new generation can be swapped in
+ * between jobs while old jobs finish on the old one. The same code runs in
+ * bulwark-node and in `bulwarkctl scan --local`. */
+#ifndef BW_PIPELINE_H
+#define BW_PIPELINE_H
+
+#include "bulwark.pb-c.h"
+#include "hdr.h"
+#include "params.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct pipeline pipeline;
+typedef struct scan_task scan_task;
+
+typedef struct {
+    const char *name;  /* UPPER_SNAKE; unique across all checks */
+    double score;      /* default weight; `score.NAME` in the cluster config overrides it */
+    const char *desc;
+} symbol_def;
+
+/* The interface every check implements (node/checks/<name>.c). */
+typedef struct {
+    const char *name;          /* enabled by the cluster parameter check.<name>.enabled */
+    const symbol_def *symbols; /* ends with {NULL} */
+    /* Builds the check's state for a generation; NULL state is fine. Returns false
+     * with a reason in err if the configuration cannot work. */
+    bool (*init)(const params *cfg, void **state, char *err, size_t errlen);
+    void (*run)(scan_task *t, const void *state);
+    void (*free)(void *state);
+} check_def;
+
+/* Builds a generation. `cfg` is copied. NULL with err set if a check refuses it. */
+pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t errlen);
+pipeline *pipeline_ref(pipeline *p);
+void pipeline_release(pipeline **p);
+uint64_t pipeline_version(const pipeline *p);
+const params *pipeline_config(const pipeline *p);
+/* Every symbol any check can add, for `bulwarkctl symbols` and the docs. */
+const check_def *const *pipeline_checks(size_t *n);
+
+/* One scan. The raw message is borrowed and must outlive the task. */
+scan_task *scan_task_new(pipeline *p, const char *job_id, const Bulwark__Envelope *env,
+                         const uint8_t *raw, size_t len);
+/* Runs every enabled check, then the policy. */
+void scan_run(scan_task *t);
+/* The verdict; owned by the task (valid until scan_task_destroy). */
+const Bulwark__ScanResult *scan_result(const scan_task *t);
+void scan_task_destroy(scan_task **t);
+
+/* ---- for checks ---- */
+/* Adds a symbol with its configured weight; the detail is what an administrator
+ * reads to understand the verdict. */
+void task_symbol(scan_task *t, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same, with the weight multiplied by factor (e.g. a probability). */
+void task_symbol_scaled(scan_task *t, const char *name, double factor, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sets an action whatever the score; the most severe forced action wins. */
+void task_force(scan_task *t, Bulwark__Action a, const char *reason);
+const hdr_block *task_headers(scan_task *t);
+const uint8_t *task_raw(const scan_task *t, size_t *len);
+const Bulwark__Envelope *task_envelope(const scan_task *t);
+time_t task_time(const scan_task *t);
+const char *task_job_id(const scan_task *t);
+
+/* Helpers for turning action names into values and back. */
+const char *action_name(Bulwark__Action a);
+bool action_parse(const char *s, Bulwark__Action *out);
+/* Severity order used to combine actions: pass < tag < tempfail < quarantine < reject. */
+int action_severity(Bulwark__Action a);
+
+#endif

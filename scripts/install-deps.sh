@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package Bulwark's build, tests, benchmarks and quickstart need.
+# Idempotent: packages already present are skipped by apt; safe to run on every test run.
+set -euo pipefail
+
+PKGS=(
+  # toolchain
+  build-essential cmake pkg-config clang libclang-rt-14-dev git
+  # libraries the code links
+  libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
+  libmariadb-dev libsystemd-dev
+  # servers the tests and quickstart start on loopback
+  mariadb-server mariadb-client
+  # test tools
+  libcmocka-dev python3-pytest python3-zmq python3-protobuf procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO=sudo
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,205 @@
+/* keys.c - reads and writes CURVE key files and the allow-list.
+ *
+ * Keys are 32 bytes, written as 40 Z85 characters (ZeroMQ's zmq_z85_encode).
+ * The files reuse the `key = value` syntax of every other Bulwark file, but are
+ * parsed here with a fixed set of fields so a key file cannot carry anything else. */
+#include "keys.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+struct allowlist {
+    size_t n;
+    struct {
+        uint8_t key[32];
+        char name[65];
+    } *e;
+};
+
+bool key_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+            return false;
+    return true;
+}
+
+static bool z85_ok(const char *z)
+{
+    uint8_t tmp[32];
+    return strlen(z) == 40 && zmq_z85_decode(tmp, z) != NULL;
+}
+
+bool key_generate(const char *name, curve_key *k, char *err, size_t errlen)
+{
+    memset(k, 0, sizeof *k);
+    if (!key_name_valid(name)) {
+        snprintf(err, errlen, "bad key name '%s': use 1-64 letters, digits, '.', '_' or '-'", name);
+        return false;
+    }
+    if (zmq_curve_keypair(k->public_z85, k->secret_z85) != 0) {
+        snprintf(err, errlen, "zmq_curve_keypair: %s (libzmq built without CURVE?)",
+                 zmq_strerror(zmq_errno()));
+        return false;
+    }
+    snprintf(k->name, sizeof k->name, "%s", name);
+    return true;
+}
+
+bool key_load(const char *path, curve_key *k, char *err, size_t errlen)
+{
+    memset(k, 0, sizeof *k);
+    size_t len;
+    char *text = file_read(path, &len);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot read key file: %s", path, strerror(errno));
+        return false;
+    }
+    bool ok = true;
+    int lineno = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); ok && line;
+         line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char *l = str_trim(line);
+        if (!*l || *l == '#')
+            continue;
+        char *eq = strchr(l, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
+            ok = false;
+            break;
+        }
+        *eq = '\0';
+        char *key = str_trim(l), *val = str_trim(eq + 1);
+        if (strcmp(key, "name") == 0 && key_name_valid(val)) {
+            snprintf(k->name, sizeof k->name, "%s", val);
+        } else if (strcmp(key, "public") == 0 && z85_ok(val)) {
+            memcpy(k->public_z85, val, 41);
+        } else if (strcmp(key, "secret") == 0 && z85_ok(val)) {
+            memcpy(k->secret_z85, val, 41);
+        } else {
+            snprintf(err, errlen, "%s:%d: bad or unknown field '%s'", path, lineno, key);
+            ok = false;
+        }
+    }
+    free(text);
+    if (ok && !k->public_z85[0]) {
+        snprintf(err, errlen, "%s: no 'public' key in file", path);
+        ok = false;
+    }
+    if (ok && k->secret_z85[0]) {
+        char derived[41];
+        if (zmq_curve_public(derived, k->secret_z85) != 0 || strcmp(derived, k->public_z85) != 0) {
+            snprintf(err, errlen, "%s: public and secret keys do not belong together", path);
+            ok = false;
+        }
+    }
+    if (!ok)
+        memset(k, 0, sizeof *k);
+    return ok;
+}
+
+static bool write_file(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        return false;
+    }
+    size_t n = strlen(text);
+    bool ok = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
+    ok = (close(fd) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return false;
+    }
+    return true;
+}
+
+bool key_write(const char *dir, const curve_key *k, char *err, size_t errlen)
+{
+    char path[4096], text[512];
+    snprintf(text, sizeof text,
+             "# Bulwark CURVE key pair '%s'. SECRET: keep this file mode 0600.\n"
+             "name = %s\npublic = %s\nsecret = %s\n",
+             k->name, k->name, k->public_z85, k->secret_z85);
+    snprintf(path, sizeof path, "%s/%s.key", dir, k->name);
+    if (!write_file(path, text, 0600, err, errlen))
+        return false;
+    snprintf(text, sizeof text,
+             "# Bulwark CURVE public key '%s'.\n"
+             "# Allow-list line: %s %s\nname = %s\npublic = %s\n",
+             k->name, k->name, k->public_z85, k->name, k->public_z85);
+    snprintf(path, sizeof path, "%s/%s.pub", dir, k->name);
+    return write_file(path, text, 0644, err, errlen);
+}
+
+allowlist *allowlist_load(const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    char *text = file_read(path, &len);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot read allow-list: %s", path, strerror(errno));
+        return NULL;
+    }
+    allowlist *al = xcalloc(1, sizeof *al);
+    int lineno = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char *l = str_trim(line);
+        if (!*l || *l == '#')
+            continue;
+        char name[128], key[128], extra[8];
+        int n = sscanf(l, "%127s %127s %7s", name, key, extra);
+        uint8_t raw[32];
+        if (n != 2 || !key_name_valid(name) || strlen(key) != 40 || !zmq_z85_decode(raw, key)) {
+            snprintf(err, errlen, "%s:%d: expected 'NAME PUBLICKEY' (40 Z85 characters)", path,
+                     lineno);
+            free(text);
+            allowlist_destroy(&al);
+            return NULL;
+        }
+        al->e = xrealloc(al->e, (al->n + 1) * sizeof *al->e);
+        memcpy(al->e[al->n].key, raw, 32);
+        memcpy(al->e[al->n].name, name, strlen(name) + 1); /* key_name_valid: <= 64 */
+        al->n++;
+    }
+    free(text);
+    return al;
+}
+
+void allowlist_destroy(allowlist **alp)
+{
+    if (!*alp)
+        return;
+    free((*alp)->e);
+    free(*alp);
+    *alp = NULL;
+}
+
+const char *allowlist_find(const allowlist *al, const uint8_t key[32])
+{
+    for (size_t i = 0; al && i < al->n; i++)
+        if (memcmp(al->e[i].key, key, 32) == 0)
+            return al->e[i].name;
+    return NULL;
+}
+
+size_t allowlist_size(const allowlist *al)
+{
+    return al ? al->n : 0;
+}

@@ -1,0 +1,35 @@
+/* keys.h - CURVE key files and the master's allow-list.
+ *
+ * A key file (`bulwarkctl keygen NAME`) is `name = ...`, `public = Z85`, and in
+ * the secret file also `secret = Z85`. The allow-list is one `NAME PUBLICKEY` per
+ * line ('#' comments). Names identify peers in logs and in `bulwarkctl status`. */
+#ifndef BW_KEYS_H
+#define BW_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char name[65];
+    char public_z85[41];
+    char secret_z85[41]; /* empty when only the public half was loaded */
+} curve_key;
+
+bool key_generate(const char *name, curve_key *k, char *err, size_t errlen);
+/* Loads a .key or .pub file. */
+bool key_load(const char *path, curve_key *k, char *err, size_t errlen);
+/* Writes DIR/NAME.key (mode 0600, both halves) and DIR/NAME.pub. */
+bool key_write(const char *dir, const curve_key *k, char *err, size_t errlen);
+/* True if s is a valid key name: 1-64 of [A-Za-z0-9._-]. */
+bool key_name_valid(const char *s);
+
+typedef struct allowlist allowlist;
+
+allowlist *allowlist_load(const char *path, char *err, size_t errlen);
+void allowlist_destroy(allowlist **al);
+/* The name a 32-byte public key is allowed under, or NULL. */
+const char *allowlist_find(const allowlist *al, const uint8_t key[32]);
+size_t allowlist_size(const allowlist *al);
+
+#endif

@@ -1,0 +1,602 @@
+/* params.c - the parameter tables and the typed values read against them.
+ *
+ * A value is kept twice: as the text it was given in (for display, history and
+ * snapshots) and parsed (integer milliseconds/bytes, or a double). Lookups by
+ * name scan the table linearly; callers that are hot (checks) read their values
+ * once when a config generation is built, never per message. */
+#include "params.h"
+#include "log.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- the tables ---------------------------------------------------------------- */
+
+#define NOB 0, 0, NULL
+static const param_def master_defs[] = {
+    {"master_id", P_STR, "", NOB, "Name of this master in logs and status; empty means the host name."},
+    {"client_endpoint", P_STR, "tcp://127.0.0.1:7400", NOB,
+     "ZeroMQ endpoint where milters and bulwarkctl submit jobs and requests (ROUTER)."},
+    {"worker_endpoint", P_STR, "tcp://127.0.0.1:7401", NOB,
+     "ZeroMQ endpoint scanner nodes connect to for jobs (ROUTER)."},
+    {"publish_endpoint", P_STR, "tcp://127.0.0.1:7402", NOB,
+     "ZeroMQ endpoint where configuration versions are published (PUB)."},
+    {"snapshot_endpoint", P_STR, "tcp://127.0.0.1:7403", NOB,
+     "ZeroMQ endpoint that answers configuration snapshot requests (ROUTER)."},
+    {"curve_enable", P_BOOL, "yes", NOB,
+     "Encrypt and authenticate all cluster sockets with CURVE. Turn off only on an isolated test bench."},
+    {"curve_secret_key", P_STR, "/etc/bulwark/keys/master.key", NOB,
+     "Key file (from `bulwarkctl keygen`) holding the master's key pair."},
+    {"curve_allow", P_STR, "/etc/bulwark/keys/allowed", NOB,
+     "Allow-list of client and node public keys, one `NAME KEY` per line. Re-read on SIGHUP."},
+    {"db_host", P_STR, "", NOB, "MariaDB host; empty to use db_socket."},
+    {"db_port", P_INT, "3306", 1, 65535, NULL, "MariaDB TCP port."},
+    {"db_socket", P_STR, "/run/mysqld/mysqld.sock", NOB, "MariaDB Unix socket, used when db_host is empty."},
+    {"db_user", P_STR, "bulwark", NOB, "MariaDB user."},
+    {"db_password_file", P_STR, "", NOB, "File whose first line is the MariaDB password; empty for none."},
+    {"db_name", P_STR, "bulwark", NOB, "MariaDB database."},
+    {"db_retry", P_DURATION, "2s", 100, 600000, NULL, "Pause between attempts to reach MariaDB."},
+    {"config_poll", P_DURATION, "2s", 100, 600000, NULL,
+     "How often to look for configuration versions written by another master."},
+    {"heartbeat_interval", P_DURATION, "1s", 50, 60000, NULL, "Heartbeat period towards nodes."},
+    {"heartbeat_liveness", P_INT, "3", 2, 100, NULL,
+     "Heartbeats a node may miss before it is declared dead and its jobs re-dispatched."},
+    {"attempt_timeout", P_DURATION, "30s", 100, 3600000, NULL,
+     "A job held by one node longer than this is dispatched again to another."},
+    {"max_attempts", P_INT, "3", 1, 20, NULL, "Dispatches of one job before it is answered tempfail."},
+    {"queue_max", P_INT, "20000", 1, 10000000, NULL,
+     "Jobs that may wait for a free worker; beyond it new jobs are answered tempfail at once."},
+    {"max_frame_size", P_SIZE, "64m", 1024, 1073741824, NULL,
+     "Largest frame accepted on any socket; a peer sending more is disconnected."},
+    {"shutdown_grace", P_DURATION, "10s", 0, 600000, NULL,
+     "On SIGTERM, how long to wait for in-flight jobs before answering them tempfail."},
+    {"io_threads", P_INT, "1", 1, 64, NULL, "ZeroMQ I/O threads (CURVE encryption runs in them)."},
+    {"user", P_STR, "", NOB, "Started as root: switch to this user once sockets are bound and keys read."},
+    {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
+};
+
+static const param_def node_defs[] = {
+    {"node_id", P_STR, "", NOB, "Name of this node in logs, results and status; empty means the host name."},
+    {"master_worker_endpoint", P_STR, "tcp://127.0.0.1:7401", NOB, "The master's worker_endpoint."},
+    {"master_publish_endpoint", P_STR, "tcp://127.0.0.1:7402", NOB, "The master's publish_endpoint."},
+    {"master_snapshot_endpoint", P_STR, "tcp://127.0.0.1:7403", NOB, "The master's snapshot_endpoint."},
+    {"curve_enable", P_BOOL, "yes", NOB, "Use CURVE towards the master (must match the master)."},
+    {"curve_secret_key", P_STR, "/etc/bulwark/keys/node.key", NOB, "This node's key file."},
+    {"curve_server_key", P_STR, "/etc/bulwark/keys/master.pub", NOB, "The master's public key file."},
+    {"workers", P_INT, "0", 0, 1024, NULL, "Scanner worker threads; 0 means one per CPU."},
+    {"jobs_per_worker", P_INT, "2", 1, 64, NULL,
+     "Jobs queued per worker thread (credit = workers x this); 2 hides the network round trip."},
+    {"heartbeat_interval", P_DURATION, "1s", 50, 60000, NULL, "Heartbeat period towards the master."},
+    {"heartbeat_liveness", P_INT, "3", 2, 100, NULL,
+     "Heartbeats from the master that may be missed before the node reconnects."},
+    {"reconnect_max", P_DURATION, "16s", 100, 600000, NULL, "Longest pause between reconnection attempts."},
+    {"max_frame_size", P_SIZE, "64m", 1024, 1073741824, NULL, "Largest frame accepted from the master."},
+    {"shutdown_grace", P_DURATION, "10s", 0, 600000, NULL,
+     "On SIGTERM, how long to finish jobs in hand before handing the rest back."},
+    {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
+    {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
+};
+
+static const param_def ctl_defs[] = {
+    {"master_endpoint", P_STR, "tcp://127.0.0.1:7400", NOB, "The master's client_endpoint."},
+    {"curve_enable", P_BOOL, "yes", NOB, "Use CURVE towards the master (must match the master)."},
+    {"curve_secret_key", P_STR, "/etc/bulwark/keys/ctl.key", NOB, "This client's key file."},
+    {"curve_server_key", P_STR, "/etc/bulwark/keys/master.pub", NOB, "The master's public key file."},
+    {"timeout", P_DURATION, "30s", 100, 3600000, NULL, "How long to wait for a reply or a scan result."},
+    {"window", P_INT, "64", 1, 100000, NULL, "Scan jobs `bulwarkctl scan` keeps in flight at once."},
+};
+
+static const param_def cluster_defs[] = {
+    {"policy.tag_score", P_DOUBLE, "5", -1000, 100000, NULL, "A total score at or above this tags the message."},
+    {"policy.quarantine_score", P_DOUBLE, "10", -1000, 100000, NULL,
+     "A total score at or above this quarantines the message."},
+    {"policy.reject_score", P_DOUBLE, "15", -1000, 100000, NULL,
+     "A total score at or above this rejects the message (5xx)."},
+    {"policy.subject_prefix", P_STR, "", NOB, "Text put before the Subject of tagged mail; empty for none."},
+    {"policy.fail_open", P_BOOL, "no", NOB,
+     "When no verdict can be had, accept the message instead of answering 4xx."},
+    {"policy.reject_message", P_STR, "message rejected as spam", NOB,
+     "Reason given in the 5xx reply when the score reaches policy.reject_score."},
+    {"check.size.enabled", P_BOOL, "yes", NOB, "Run the message size check."},
+    {"check.size.max_bytes", P_SIZE, "50m", 1024, 4294967295.0, NULL,
+     "Messages larger than this get MSG_TOO_BIG and the action check.size.action."},
+    {"check.size.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
+     "What an over-size message gets, whatever its score."},
+    {"check.headers.enabled", P_BOOL, "yes", NOB, "Run the header sanity check."},
+    {"check.headers.max_future", P_DURATION, "1d", 0, 315360000000.0, NULL,
+     "A Date more than this ahead of the scan time gets DATE_IN_FUTURE."},
+    {"check.headers.max_past", P_DURATION, "30d", 0, 315360000000.0, NULL,
+     "A Date more than this before the scan time gets DATE_IN_PAST."},
+    {"check.gtube.enabled", P_BOOL, "yes", NOB, "Recognise the GTUBE test string."},
+    {"check.gtube.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
+     "What a message with GTUBE gets, whatever its score."},
+};
+
+#define TABLE(var, t, f, i, d, dp, dd) \
+    const param_table var = {t, f, i, d, sizeof d / sizeof d[0], dp, dd}
+
+TABLE(params_master, "bulwark-master", "/etc/bulwark/master.conf",
+      "Read by `bulwark-master -c FILE` at start.", master_defs, NULL, NULL);
+TABLE(params_node, "bulwark-node", "/etc/bulwark/node.conf",
+      "Read by `bulwark-node -c FILE` at start.", node_defs, NULL, NULL);
+TABLE(params_ctl, "bulwarkctl", "/etc/bulwark/bulwarkctl.conf",
+      "Read by `bulwarkctl` (`-c FILE` or `$BULWARK_CTL_CONF`); command-line options override it.",
+      ctl_defs, NULL, NULL);
+TABLE(params_cluster, "cluster configuration", "MariaDB `config_version`, via `bulwarkctl config set`",
+      "Versioned: every change is a new version, published to every node, which applies it "
+      "between two jobs. `bulwarkctl scan --local` reads the same keys with `--set` and `--config`.",
+      cluster_defs, "score.",
+      "`score.SYMBOL` (number) overrides the weight of any symbol, e.g. `score.MISSING_DATE = 2.5`.");
+
+/* ---- values ------------------------------------------------------------------- */
+
+typedef struct {
+    char *raw;
+    bool set;
+    int64_t i;
+    double d;
+} pval;
+
+typedef struct {
+    char *key, *raw;
+    double d;
+} dynval;
+
+struct params {
+    const param_table *t;
+    pval *v;
+    dynval *dyn;
+    size_t ndyn;
+};
+
+static const param_def *find_def(const param_table *t, const char *key, size_t *idx)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (strcmp(t->defs[i].name, key) == 0) {
+            if (idx)
+                *idx = i;
+            return &t->defs[i];
+        }
+    }
+    return NULL;
+}
+
+static bool is_dynamic(const param_table *t, const char *key)
+{
+    if (!t->dynamic_prefix || strncmp(key, t->dynamic_prefix, strlen(t->dynamic_prefix)) != 0)
+        return false;
+    const char *s = key + strlen(t->dynamic_prefix);
+    if (!*s || strlen(s) > 64)
+        return false;
+    for (; *s; s++)
+        if (!(isupper((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
+            return false;
+    return true;
+}
+
+static bool parse_number(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || errno || !isfinite(d))
+        return false;
+    *out = d;
+    return *str_trim(end) == '\0';
+}
+
+static bool parse_suffixed(const char *s, const char *const *sfx, const double *mul, size_t n,
+                           double bare, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || errno || !isfinite(d) || d < 0)
+        return false;
+    while (*end == ' ')
+        end++;
+    if (!*end) {
+        *out = d * bare;
+        return true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(end, sfx[i]) == 0) {
+            *out = d * mul[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return (*out = true);
+        if (strcasecmp(s, no[i]) == 0)
+            return !(*out = false);
+    }
+    return false;
+}
+
+static bool enum_has(const char *choices, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *c = choices; c && *c;) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == n && strncmp(c, s, n) == 0)
+            return true;
+        c = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+static const char *type_words(param_type t)
+{
+    switch (t) {
+    case P_STR: return "text";
+    case P_INT: return "an integer";
+    case P_DOUBLE: return "a number";
+    case P_BOOL: return "yes or no";
+    case P_SIZE: return "a size (bytes, or with k/m/g)";
+    case P_DURATION: return "a duration (seconds, or with ms/s/m/h/d)";
+    case P_ENUM: return "one of";
+    }
+    return "?";
+}
+
+/* Parses `value` for `d`; on success fills *v (raw not touched). */
+static bool parse_value(const param_def *d, const char *value, pval *v, char *err, size_t errlen)
+{
+    static const char *size_sfx[] = {"k", "m", "g", "kb", "mb", "gb"};
+    static const double size_mul[] = {1024.0, 1048576.0, 1073741824.0, 1024.0, 1048576.0, 1073741824.0};
+    static const char *dur_sfx[] = {"ms", "s", "m", "h", "d"};
+    static const double dur_mul[] = {1, 1000, 60000, 3600000, 86400000};
+    double x = 0;
+    bool ok = true, ranged = false;
+
+    if (strchr(value, '\n') || strchr(value, '\r')) {
+        snprintf(err, errlen, "value for '%s' must be on one line", d->name);
+        return false;
+    }
+    switch (d->type) {
+    case P_STR:
+        return true;
+    case P_BOOL: {
+        bool b;
+        ok = parse_bool(value, &b);
+        v->i = b;
+        break;
+    }
+    case P_ENUM:
+        if (!enum_has(d->choices, value)) {
+            snprintf(err, errlen, "bad value for '%s': '%s' is not one of %s", d->name, value,
+                     d->choices);
+            return false;
+        }
+        return true;
+    case P_INT:
+        ok = parse_number(value, &x) && x == floor(x);
+        ranged = true;
+        break;
+    case P_DOUBLE:
+        ok = parse_number(value, &x);
+        ranged = true;
+        break;
+    case P_SIZE:
+        ok = parse_suffixed(value, size_sfx, size_mul, 6, 1, &x);
+        x = floor(x);
+        ranged = true;
+        break;
+    case P_DURATION:
+        ok = parse_suffixed(value, dur_sfx, dur_mul, 5, 1000, &x);
+        x = floor(x);
+        ranged = true;
+        break;
+    }
+    if (!ok) {
+        snprintf(err, errlen, "bad value for '%s': '%s' is not %s", d->name, value,
+                 type_words(d->type));
+        return false;
+    }
+    if (ranged) {
+        if (x < d->min || x > d->max) {
+            snprintf(err, errlen, "bad value for '%s': '%s' is out of range [%.15g, %.15g]%s",
+                     d->name, value, d->min, d->max,
+                     d->type == P_DURATION ? " ms" : d->type == P_SIZE ? " bytes" : "");
+            return false;
+        }
+        v->d = x;
+        v->i = (int64_t)x;
+    }
+    return true;
+}
+
+params *params_new(const param_table *t)
+{
+    params *p = xcalloc(1, sizeof *p);
+    p->t = t;
+    p->v = xcalloc(t->n, sizeof *p->v);
+    for (size_t i = 0; i < t->n; i++) {
+        char err[256];
+        if (!parse_value(&t->defs[i], t->defs[i].def, &p->v[i], err, sizeof err))
+            log_panic("default of %s: %s", t->defs[i].name, err);
+        p->v[i].raw = xstrdup(t->defs[i].def);
+    }
+    return p;
+}
+
+params *params_dup(const params *src)
+{
+    params *p = xcalloc(1, sizeof *p);
+    p->t = src->t;
+    p->v = xcalloc(p->t->n, sizeof *p->v);
+    for (size_t i = 0; i < p->t->n; i++) {
+        p->v[i] = src->v[i];
+        p->v[i].raw = xstrdup(src->v[i].raw);
+    }
+    p->ndyn = src->ndyn;
+    p->dyn = xcalloc(p->ndyn, sizeof *p->dyn);
+    for (size_t i = 0; i < p->ndyn; i++) {
+        p->dyn[i].key = xstrdup(src->dyn[i].key);
+        p->dyn[i].raw = xstrdup(src->dyn[i].raw);
+        p->dyn[i].d = src->dyn[i].d;
+    }
+    return p;
+}
+
+void params_destroy(params **pp)
+{
+    params *p = *pp;
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->t->n; i++)
+        free(p->v[i].raw);
+    for (size_t i = 0; i < p->ndyn; i++) {
+        free(p->dyn[i].key);
+        free(p->dyn[i].raw);
+    }
+    free(p->dyn);
+    free(p->v);
+    free(p);
+    *pp = NULL;
+}
+
+const param_table *params_table(const params *p)
+{
+    return p->t;
+}
+
+bool params_check(const param_table *t, const char *key, const char *value, char *err,
+                  size_t errlen)
+{
+    const param_def *d = find_def(t, key, NULL);
+    pval v = {0};
+    if (d)
+        return parse_value(d, value, &v, err, errlen);
+    if (is_dynamic(t, key)) {
+        param_def dd = {key, P_DOUBLE, "0", -100000, 100000, NULL, NULL};
+        return parse_value(&dd, value, &v, err, errlen);
+    }
+    snprintf(err, errlen, "unknown parameter '%s'", key);
+    return false;
+}
+
+bool params_set(params *p, const char *key, const char *value, char *err, size_t errlen)
+{
+    size_t i;
+    const param_def *d = find_def(p->t, key, &i);
+    if (!params_check(p->t, key, value, err, errlen))
+        return false;
+    pval v = {0};
+    if (d) {
+        parse_value(d, value, &v, err, errlen);
+        free(p->v[i].raw);
+        v.raw = xstrdup(value);
+        v.set = true;
+        p->v[i] = v;
+        return true;
+    }
+    param_def dd = {key, P_DOUBLE, "0", -100000, 100000, NULL, NULL};
+    parse_value(&dd, value, &v, err, errlen);
+    for (i = 0; i < p->ndyn; i++) {
+        if (strcmp(p->dyn[i].key, key) == 0) {
+            free(p->dyn[i].raw);
+            p->dyn[i].raw = xstrdup(value);
+            p->dyn[i].d = v.d;
+            return true;
+        }
+    }
+    p->dyn = xrealloc(p->dyn, (p->ndyn + 1) * sizeof *p->dyn);
+    p->dyn[p->ndyn++] = (dynval){xstrdup(key), xstrdup(value), v.d};
+    return true;
+}
+
+bool params_unset(params *p, const char *key)
+{
+    size_t i;
+    const param_def *d = find_def(p->t, key, &i);
+    if (d) {
+        char err[256];
+        free(p->v[i].raw);
+        memset(&p->v[i], 0, sizeof p->v[i]);
+        parse_value(d, d->def, &p->v[i], err, sizeof err);
+        p->v[i].raw = xstrdup(d->def);
+        return true;
+    }
+    for (i = 0; i < p->ndyn; i++) {
+        if (strcmp(p->dyn[i].key, key) == 0) {
+            free(p->dyn[i].key);
+            free(p->dyn[i].raw);
+            p->dyn[i] = p->dyn[--p->ndyn];
+            return true;
+        }
+    }
+    return is_dynamic(p->t, key);
+}
+
+bool params_load_text(params *p, const char *origin, const char *text, size_t len, char *err,
+                      size_t errlen)
+{
+    const char *s = text, *end = text + len;
+    for (int lineno = 1; s < end; lineno++) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
+        char *line = xstrndup(s, n);
+        s = nl ? nl + 1 : end;
+        if (strlen(line) != n) {
+            snprintf(err, errlen, "%s:%d: NUL byte in line", origin, lineno);
+            free(line);
+            return false;
+        }
+        char *l = str_trim(line);
+        if (*l == '\0' || *l == '#') {
+            free(line);
+            continue;
+        }
+        char *eq = strchr(l, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected 'name = value', got '%.60s'", origin, lineno, l);
+            free(line);
+            return false;
+        }
+        *eq = '\0';
+        char *key = str_trim(l), *val = str_trim(eq + 1);
+        char why[512];
+        if (!*key) {
+            snprintf(err, errlen, "%s:%d: missing parameter name before '='", origin, lineno);
+            free(line);
+            return false;
+        }
+        if (!params_set(p, key, val, why, sizeof why)) {
+            snprintf(err, errlen, "%s:%d: %s", origin, lineno, why);
+            free(line);
+            return false;
+        }
+        free(line);
+    }
+    return true;
+}
+
+bool params_load_file(params *p, const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    char *text = file_read(path, &len);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        return false;
+    }
+    bool ok = params_load_text(p, path, text, len, err, errlen);
+    free(text);
+    return ok;
+}
+
+static const pval *xval(const params *p, const char *name, const param_def **d)
+{
+    size_t i;
+    *d = find_def(p->t, name, &i);
+    if (!*d)
+        log_panic("parameter '%s' is not in table %s", name, p->t->title);
+    return &p->v[i];
+}
+
+const char *params_str(const params *p, const char *name)
+{
+    const param_def *d;
+    return xval(p, name, &d)->raw;
+}
+
+int64_t params_int(const params *p, const char *name)
+{
+    const param_def *d;
+    return xval(p, name, &d)->i;
+}
+
+double params_double(const params *p, const char *name)
+{
+    const param_def *d;
+    const pval *v = xval(p, name, &d);
+    return d->type == P_DOUBLE ? v->d : (double)v->i;
+}
+
+bool params_bool(const params *p, const char *name)
+{
+    const param_def *d;
+    const pval *v = xval(p, name, &d);
+    if (d->type != P_BOOL)
+        log_panic("parameter '%s' is not a boolean", name);
+    return v->i != 0;
+}
+
+bool params_dynamic(const params *p, const char *name, double *out)
+{
+    for (size_t i = 0; i < p->ndyn; i++) {
+        if (strcmp(p->dyn[i].key, name) == 0) {
+            *out = p->dyn[i].d;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool params_next_set(const params *p, size_t *it, const char **key, const char **value)
+{
+    while (*it < p->t->n) {
+        size_t i = (*it)++;
+        if (p->v[i].set) {
+            *key = p->t->defs[i].name;
+            *value = p->v[i].raw;
+            return true;
+        }
+    }
+    size_t j = *it - p->t->n;
+    if (j < p->ndyn) {
+        (*it)++;
+        *key = p->dyn[j].key;
+        *value = p->dyn[j].raw;
+        return true;
+    }
+    return false;
+}
+
+static const char *type_name(const param_def *d)
+{
+    switch (d->type) {
+    case P_STR: return "text";
+    case P_INT: return "integer";
+    case P_DOUBLE: return "number";
+    case P_BOOL: return "boolean";
+    case P_SIZE: return "size";
+    case P_DURATION: return "duration";
+    case P_ENUM: return d->choices;
+    }
+    return "?";
+}
+
+void params_doc(const param_table *t, char **out)
+{
+    buf_t b = {0};
+    buf_printf(&b, "## %s\n\nSource: %s. %s\n\n", t->title, t->file, t->intro);
+    buf_puts(&b, "| parameter | type | default | range | meaning |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < t->n; i++) {
+        const param_def *d = &t->defs[i];
+        char range[96] = "";
+        if (d->type == P_INT || d->type == P_DOUBLE || d->type == P_SIZE || d->type == P_DURATION)
+            snprintf(range, sizeof range, "%.15g .. %.15g%s", d->min, d->max,
+                     d->type == P_DURATION ? " ms" : d->type == P_SIZE ? " bytes" : "");
+        buf_printf(&b, "| `%s` | %s | `%s` | %s | %s |\n", d->name, type_name(d),
+                   *d->def ? d->def : "", range, d->doc);
+    }
+    if (t->dynamic_doc)
+        buf_printf(&b, "\n%s\n", t->dynamic_doc);
+    buf_puts(&b, "\n");
+    *out = b.data;
+}

@@ -1,0 +1,110 @@
+/* zmqx.c - the thin layer between ZeroMQ sockets and protobuf-c Packets.
+ *
+ * Packing writes straight into a zmq_msg_t buffer (one allocation, no copy).
+ * Decoding uses protobuf-c's own bounds checks; a frame that does not decode or
+ * names no body is reported as NULL and the caller counts it. */
+#include "zmqx.h"
+#include "log.h"
+#include "util.h"
+
+#include <string.h>
+
+void *zx_socket(void *ctx, int type, int64_t max_frame)
+{
+    void *s = zmq_socket(ctx, type);
+    if (!s)
+        log_fatal("event=zmq_socket error=\"%s\"", zmq_strerror(zmq_errno()));
+    int linger = 0, hwm = 100000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (max_frame > 0)
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame);
+    return s;
+}
+
+void zx_curve_server(void *sock, const curve_key *mine)
+{
+    int one = 1;
+    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "bulwark", 7);
+    zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one);
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, mine->secret_z85, 40) != 0)
+        log_fatal("event=curve_setup error=\"%s\"", zmq_strerror(zmq_errno()));
+}
+
+void zx_curve_client(void *sock, const curve_key *mine, const curve_key *server)
+{
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server->public_z85, 40) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, mine->public_z85, 40) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, mine->secret_z85, 40) != 0)
+        log_fatal("event=curve_setup error=\"%s\"", zmq_strerror(zmq_errno()));
+}
+
+int zx_send_packet(void *sock, const packet *p, int flags)
+{
+    size_t n = bulwark__packet__get_packed_size(p);
+    zmq_msg_t m;
+    if (zmq_msg_init_size(&m, n) != 0)
+        return -1;
+    bulwark__packet__pack(p, zmq_msg_data(&m));
+    if (zmq_msg_send(&m, sock, flags) < 0) {
+        zmq_msg_close(&m);
+        return -1;
+    }
+    return 0;
+}
+
+int zx_send_id(void *sock, const void *id, size_t len)
+{
+    return zmq_send(sock, id, len, ZMQ_SNDMORE) < 0 ? -1 : 0;
+}
+
+packet *zx_decode(const void *data, size_t len)
+{
+    packet *p = bulwark__packet__unpack(NULL, len, data);
+    if (p && p->body_case == BULWARK__PACKET__BODY__NOT_SET) {
+        bulwark__packet__free_unpacked(p, NULL);
+        return NULL;
+    }
+    return p;
+}
+
+void zx_packet_free(packet **p)
+{
+    if (*p)
+        bulwark__packet__free_unpacked(*p, NULL);
+    *p = NULL;
+}
+
+bool zx_more(const zmq_msg_t *m)
+{
+    return zmq_msg_more((zmq_msg_t *)m) != 0;
+}
+
+void zx_drain(void *sock)
+{
+    int more = 1;
+    size_t sz = sizeof more;
+    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+}
+
+void zx_hex(const void *id, size_t len, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    const unsigned char *p = id;
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hx[p[i] >> 4];
+        out[2 * i + 1] = hx[p[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
