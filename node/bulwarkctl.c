@@ -1,0 +1,840 @@
+/* bulwarkctl.c - the operator's command-line tool (in the manner of rspamc/postconf).
+ *
+ *   bulwarkctl [global options] COMMAND [options] [args]
+ *
+ * Commands talk to the master's client socket (a DEALER with CURVE), except
+ * `scan --local`, which runs the node's pipeline in this process, `keygen` and
+ * `config doc`. Cluster scans keep a window of jobs in flight and print each
+ * result as it arrives; every result received is printed, so a duplicate answer
+ * from the cluster would show as two lines for one file. Exit status: 0 when
+ * every request got an answer, 1 when something failed, 2 for usage errors. */
+#include "json.h"
+#include "keys.h"
+#include "log.h"
+#include "params.h"
+#include "pipeline.h"
+#include "util.h"
+#include "zmqx.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    params *cfg;
+    const char *master, *key, *server_key;
+    bool no_curve, json;
+    int64_t timeout_ms;
+    void *ctx, *sock;
+} ctl;
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static const char *usage_text =
+    "usage: bulwarkctl [global options] COMMAND [options] [args]\n"
+    "\n"
+    "commands:\n"
+    "  status [--json]                      nodes, load, config version, queue depth\n"
+    "  scan [--local] [--json] [envelope] PATH...\n"
+    "                                       scan files (directories recursively)\n"
+    "      --ip IP --helo NAME --from ADDR --rcpt ADDR (repeatable)\n"
+    "      --local: run the pipeline here; --set KEY=VALUE and --config FILE\n"
+    "               give cluster parameters (default: built-in defaults)\n"
+    "  config get [--changed] [--version N] [KEY]\n"
+    "  config set [--comment TEXT] [--base N] KEY=VALUE... | KEY VALUE\n"
+    "  config unset [--comment TEXT] KEY...\n"
+    "  config history [--limit N]\n"
+    "  config doc                           the parameter reference (Markdown)\n"
+    "  keygen [--dir DIR] NAME              write DIR/NAME.key and DIR/NAME.pub\n"
+    "  version\n"
+    "\n"
+    "global options:\n"
+    "  -c FILE            client configuration (default $BULWARK_CTL_CONF or\n"
+    "                     /etc/bulwark/bulwarkctl.conf if it exists)\n"
+    "  --master EP        master client endpoint (tcp://HOST:PORT)\n"
+    "  --key FILE         this client's CURVE key file\n"
+    "  --server-key FILE  the master's public key file\n"
+    "  --no-curve         talk to a master running without CURVE\n"
+    "  --timeout SECONDS  reply and scan timeout\n";
+
+static void die_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bulwarkctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n(see bulwarkctl --help)\n", stderr);
+    va_end(ap);
+    exit(2);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bulwarkctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* ---- connection ------------------------------------------------------------------ */
+
+static void ctl_connect(ctl *c)
+{
+    char err[512];
+    c->ctx = zmq_ctx_new();
+    c->sock = zx_socket(c->ctx, ZMQ_DEALER, 0);
+    if (!c->no_curve) {
+        curve_key mine, server;
+        if (!key_load(c->key, &mine, err, sizeof err) || !key_load(c->server_key, &server, err, sizeof err))
+            die("%s", err);
+        if (!mine.secret_z85[0])
+            die("%s holds no secret key", c->key);
+        zx_curve_client(c->sock, &mine, &server);
+    }
+    if (zmq_connect(c->sock, c->master) != 0)
+        die("cannot connect to %s: %s", c->master, zmq_strerror(zmq_errno()));
+}
+
+static void ctl_close(ctl *c)
+{
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->ctx)
+        zmq_ctx_term(c->ctx);
+    c->sock = c->ctx = NULL;
+}
+
+/* Waits up to the timeout for one packet. */
+static packet *recv_packet(ctl *c, int64_t timeout_ms)
+{
+    zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, (long)timeout_ms) <= 0)
+        return NULL;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, c->sock, 0) < 0) {
+        zmq_msg_close(&m);
+        return NULL;
+    }
+    packet *p = zx_decode(zmq_msg_data(&m), zmq_msg_size(&m));
+    if (zmq_msg_more(&m))
+        zx_drain(c->sock);
+    zmq_msg_close(&m);
+    return p;
+}
+
+static packet *request(ctl *c, const packet *req, Bulwark__Packet__BodyCase want)
+{
+    ctl_connect(c);
+    if (zx_send_packet(c->sock, req, 0) != 0)
+        die("send to %s: %s", c->master, zmq_strerror(zmq_errno()));
+    packet *p = recv_packet(c, c->timeout_ms);
+    if (!p)
+        die("no reply from master at %s within %lld ms (is it running, and is this client's key on "
+            "its allow-list?)", c->master, (long long)c->timeout_ms);
+    if (p->body_case == BULWARK__PACKET__BODY_ERROR)
+        die("master: %u %s", p->error->code, p->error->text);
+    if (p->body_case != want)
+        die("unexpected reply type %d from master", p->body_case);
+    return p;
+}
+
+/* ---- scan ------------------------------------------------------------------------- */
+
+typedef struct {
+    char **v;
+    size_t n;
+} strlist;
+
+static void strlist_add(strlist *l, const char *s)
+{
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = xstrdup(s);
+}
+
+static void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void print_failure(bool json, const char *file, const char *why);
+
+/* Expands directories into the regular files below them, sorted. A path that
+ * cannot be read still gets its result line (tempfail with the error). */
+static void collect(const char *path, strlist *out, int *errors, bool json)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "bulwarkctl: %s: %s\n", path, strerror(errno));
+        print_failure(json, path, strerror(errno));
+        (*errors)++;
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        strlist_add(out, path);
+        return;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        fprintf(stderr, "bulwarkctl: %s: %s\n", path, strerror(errno));
+        print_failure(json, path, strerror(errno));
+        (*errors)++;
+        return;
+    }
+    strlist names = {0};
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            strlist_add(&names, e->d_name);
+    closedir(d);
+    qsort(names.v, names.n, sizeof *names.v, cmp_str);
+    for (size_t i = 0; i < names.n; i++) {
+        char *child = xasprintf("%s/%s", path, names.v[i]);
+        collect(child, out, errors, json);
+        free(child);
+    }
+    strlist_free(&names);
+}
+
+static void print_result(bool json, const char *file, const Bulwark__ScanResult *r, double ms)
+{
+    buf_t b = {0};
+    if (json) {
+        buf_puts(&b, "{\"file\":");
+        json_cstr(&b, file);
+        buf_puts(&b, ",\"action\":");
+        json_cstr(&b, action_name(r->action));
+        buf_puts(&b, ",\"score\":");
+        json_num(&b, r->score);
+        buf_puts(&b, ",\"symbols\":[");
+        for (size_t i = 0; i < r->n_symbols; i++) {
+            buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+            json_cstr(&b, r->symbols[i]->name);
+            buf_puts(&b, ",\"score\":");
+            json_num(&b, r->symbols[i]->score);
+            buf_puts(&b, ",\"detail\":");
+            json_cstr(&b, r->symbols[i]->detail);
+            buf_puts(&b, "}");
+        }
+        buf_puts(&b, "],\"ms\":");
+        json_num(&b, ms);
+        buf_puts(&b, ",\"job_id\":");
+        json_cstr(&b, r->job_id);
+        buf_puts(&b, ",\"node\":");
+        json_cstr(&b, r->node_id);
+        buf_printf(&b, ",\"config_version\":%llu", (unsigned long long)r->config_version);
+        buf_puts(&b, ",\"reason\":");
+        json_cstr(&b, r->reason);
+        buf_puts(&b, "}\n");
+    } else {
+        buf_printf(&b, "%s: %s score=%.2f", file, action_name(r->action), r->score);
+        if (r->reason && *r->reason)
+            buf_printf(&b, " reason=\"%s\"", r->reason);
+        buf_printf(&b, " node=%s config=%llu ms=%.1f\n", r->node_id && *r->node_id ? r->node_id : "local",
+                   (unsigned long long)r->config_version, ms);
+        for (size_t i = 0; i < r->n_symbols; i++)
+            buf_printf(&b, "    %-22s %8.2f  %s\n", r->symbols[i]->name, r->symbols[i]->score,
+                       r->symbols[i]->detail);
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+}
+
+static void print_failure(bool json, const char *file, const char *why)
+{
+    if (json) {
+        buf_t b = {0};
+        buf_puts(&b, "{\"file\":");
+        json_cstr(&b, file);
+        buf_puts(&b, ",\"action\":\"tempfail\",\"score\":0,\"symbols\":[],\"ms\":0,\"error\":");
+        json_cstr(&b, why);
+        buf_puts(&b, "}\n");
+        fwrite(b.data, 1, b.len, stdout);
+        buf_free(&b);
+    } else {
+        printf("%s: tempfail error=\"%s\"\n", file, why);
+    }
+}
+
+typedef struct {
+    Bulwark__Envelope env;
+    strlist rcpt;
+    strlist sets;
+    const char *config_file;
+    bool local;
+} scan_opts;
+
+static int scan_local(ctl *c, scan_opts *o, strlist *files)
+{
+    char err[1024];
+    params *p = params_new(&params_cluster);
+    if (o->config_file && !params_load_file(p, o->config_file, err, sizeof err))
+        die("%s", err);
+    for (size_t i = 0; i < o->sets.n; i++) {
+        char *eq = strchr(o->sets.v[i], '=');
+        if (!eq)
+            die_usage("--set wants KEY=VALUE, got '%s'", o->sets.v[i]);
+        *eq = '\0';
+        if (!params_set(p, str_trim(o->sets.v[i]), str_trim(eq + 1), err, sizeof err))
+            die("--set: %s", err);
+    }
+    pipeline *pl = pipeline_new(p, 0, err, sizeof err);
+    params_destroy(&p);
+    if (!pl)
+        die("configuration refused: %s", err);
+    int failures = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        size_t len;
+        char *raw = file_read(files->v[i], &len);
+        if (!raw) {
+            fprintf(stderr, "bulwarkctl: %s: %s\n", files->v[i], strerror(errno));
+            print_failure(c->json, files->v[i], strerror(errno));
+            failures++;
+            continue;
+        }
+        char id[32];
+        snprintf(id, sizeof id, "local-%zu", i + 1);
+        uint64_t t0 = mono_us();
+        scan_task *t = scan_task_new(pl, id, &o->env, (const uint8_t *)raw, len);
+        scan_run(t);
+        print_result(c->json, files->v[i], scan_result(t), (double)(mono_us() - t0) / 1000.0);
+        scan_task_destroy(&t);
+        free(raw);
+    }
+    pipeline_release(&pl);
+    return failures ? 1 : 0;
+}
+
+typedef struct {
+    char id[64];
+    uint64_t sent_us;
+    bool answered;
+} inflight;
+
+static int scan_cluster(ctl *c, scan_opts *o, strlist *files)
+{
+    ctl_connect(c);
+    size_t window = (size_t)params_int(c->cfg, "window");
+    inflight *fl = xcalloc(files->n ? files->n : 1, sizeof *fl);
+    uint8_t rnd[8];
+    if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd)
+        die("getrandom: %s", strerror(errno));
+    char prefix[17];
+    zx_hex(rnd, sizeof rnd, prefix);
+    size_t next = 0, outstanding = 0, answered = 0;
+    int failures = 0;
+    uint64_t last_progress = mono_us();
+    int64_t wait_ms = c->timeout_ms + 2000; /* the master answers tempfail at the deadline */
+
+    while (answered < files->n) {
+        while (next < files->n && outstanding < window) {
+            size_t len;
+            char *raw = file_read(files->v[next], &len);
+            if (!raw) {
+                fprintf(stderr, "bulwarkctl: %s: %s\n", files->v[next], strerror(errno));
+                print_failure(c->json, files->v[next], strerror(errno));
+                fl[next].answered = true;
+                failures++;
+                answered++;
+                next++;
+                continue;
+            }
+            snprintf(fl[next].id, sizeof fl[next].id, "ctl-%s-%zu", prefix, next);
+            Bulwark__ScanJob job = BULWARK__SCAN_JOB__INIT;
+            job.job_id = fl[next].id;
+            job.envelope = &o->env;
+            job.message.data = (uint8_t *)raw;
+            job.message.len = len;
+            job.submitted_ms = now_ms();
+            job.deadline_ms = job.submitted_ms + (uint64_t)c->timeout_ms;
+            packet p = BULWARK__PACKET__INIT;
+            p.body_case = BULWARK__PACKET__BODY_JOB;
+            p.job = &job;
+            fl[next].sent_us = mono_us();
+            if (zx_send_packet(c->sock, &p, 0) != 0)
+                die("send: %s", zmq_strerror(zmq_errno()));
+            free(raw);
+            next++;
+            outstanding++;
+        }
+        if (answered >= files->n)
+            break;
+        packet *p = recv_packet(c, 200);
+        uint64_t now = mono_us();
+        if (!p) {
+            if ((int64_t)(now - last_progress) / 1000 > wait_ms) {
+                for (size_t i = 0; i < next; i++) {
+                    if (!fl[i].answered) {
+                        print_failure(c->json, files->v[i], "no reply from master");
+                        failures++;
+                    }
+                }
+                fprintf(stderr, "bulwarkctl: no reply from master at %s for %lld ms\n", c->master,
+                        (long long)wait_ms);
+                break;
+            }
+            continue;
+        }
+        last_progress = now;
+        if (p->body_case != BULWARK__PACKET__BODY_RESULT || !p->result->job_id) {
+            fprintf(stderr, "bulwarkctl: unexpected packet type %d from master\n", p->body_case);
+            zx_packet_free(&p);
+            continue;
+        }
+        /* Job ids are ctl-PREFIX-INDEX. */
+        const char *dash = strrchr(p->result->job_id, '-');
+        size_t idx = dash ? strtoul(dash + 1, NULL, 10) : (size_t)-1;
+        if (idx >= next || strcmp(fl[idx].id, p->result->job_id) != 0) {
+            fprintf(stderr, "bulwarkctl: result for unknown job %s\n", p->result->job_id);
+        } else {
+            print_result(c->json, files->v[idx], p->result, (double)(now - fl[idx].sent_us) / 1000.0);
+            if (fl[idx].answered) {
+                fprintf(stderr, "bulwarkctl: duplicate result for %s\n", p->result->job_id);
+            } else {
+                fl[idx].answered = true;
+                answered++;
+                outstanding--;
+            }
+        }
+        zx_packet_free(&p);
+    }
+    fflush(stdout);
+    free(fl);
+    ctl_close(c);
+    return failures ? 1 : 0;
+}
+
+static int cmd_scan(ctl *c, int argc, char **argv)
+{
+    scan_opts o = {0};
+    bulwark__envelope__init(&o.env);
+    static const struct option opts[] = {
+        {"local", no_argument, 0, 'l'},    {"json", no_argument, 0, 'j'},
+        {"ip", required_argument, 0, 'i'}, {"helo", required_argument, 0, 'H'},
+        {"from", required_argument, 0, 'f'}, {"rcpt", required_argument, 0, 'r'},
+        {"set", required_argument, 0, 's'}, {"config", required_argument, 0, 'C'},
+        {"help", no_argument, 0, 'h'},     {0, 0, 0, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+lj", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'l': o.local = true; break;
+        case 'j': c->json = true; break;
+        case 'i': o.env.client_ip = optarg; break;
+        case 'H': o.env.helo = optarg; break;
+        case 'f': o.env.mail_from = optarg; break;
+        case 'r': strlist_add(&o.rcpt, optarg); break;
+        case 's': strlist_add(&o.sets, optarg); break;
+        case 'C': o.config_file = optarg; break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        default: die_usage("scan: bad option");
+        }
+    }
+    if (optind >= argc)
+        die_usage("scan: no files given");
+    if (!o.local && (o.sets.n || o.config_file))
+        die_usage("scan: --set and --config only apply with --local");
+    o.env.rcpt = o.rcpt.v;
+    o.env.n_rcpt = o.rcpt.n;
+    strlist files = {0};
+    int errors = 0;
+    for (int i = optind; i < argc; i++)
+        collect(argv[i], &files, &errors, c->json);
+    int rc = o.local ? scan_local(c, &o, &files) : scan_cluster(c, &o, &files);
+    strlist_free(&files);
+    strlist_free(&o.rcpt);
+    strlist_free(&o.sets);
+    return rc || errors ? 1 : 0;
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+static int cmd_status(ctl *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            c->json = true;
+        else
+            die_usage("status: unknown argument '%s'", argv[i]);
+    }
+    Bulwark__StatusRequest sr = BULWARK__STATUS_REQUEST__INIT;
+    packet req = BULWARK__PACKET__INIT;
+    req.body_case = BULWARK__PACKET__BODY_STATUS;
+    req.status = &sr;
+    packet *p = request(c, &req, BULWARK__PACKET__BODY_STATUS_REPLY);
+    const Bulwark__StatusReply *r = p->status_reply;
+    buf_t b = {0};
+    if (c->json) {
+        buf_puts(&b, "{\"master\":");
+        json_cstr(&b, r->master_id);
+        buf_printf(&b,
+                   ",\"config_version\":%llu,\"queue_depth\":%u,\"in_flight\":%u,\"uptime_ms\":%llu,"
+                   "\"jobs_received\":%llu,\"jobs_answered\":%llu,\"jobs_redispatched\":%llu,"
+                   "\"jobs_expired\":%llu,\"results_dropped\":%llu,\"bad_frames_client\":%llu,"
+                   "\"bad_frames_worker\":%llu,\"zap_refused\":%llu,\"nodes\":[",
+                   (unsigned long long)r->config_version, r->queue_depth, r->in_flight,
+                   (unsigned long long)r->uptime_ms, (unsigned long long)r->jobs_received,
+                   (unsigned long long)r->jobs_answered, (unsigned long long)r->jobs_redispatched,
+                   (unsigned long long)r->jobs_expired, (unsigned long long)r->results_dropped,
+                   (unsigned long long)r->bad_frames_client, (unsigned long long)r->bad_frames_worker,
+                   (unsigned long long)r->zap_refused);
+        for (size_t i = 0; i < r->n_nodes; i++) {
+            const Bulwark__NodeStatus *n = r->nodes[i];
+            buf_puts(&b, i ? ",{\"node\":" : "{\"node\":");
+            json_cstr(&b, n->node_id);
+            buf_puts(&b, ",\"key\":");
+            json_cstr(&b, n->peer);
+            buf_printf(&b,
+                       ",\"capacity\":%u,\"load\":%u,\"credit\":%u,\"config_version\":%llu,"
+                       "\"jobs_done\":%llu,\"last_seen_ms\":%u,\"load_avg\":",
+                       n->capacity, n->load, n->credit, (unsigned long long)n->config_version,
+                       (unsigned long long)n->jobs_done, n->last_seen_ms);
+            json_num(&b, n->load_avg);
+            buf_puts(&b, "}");
+        }
+        buf_puts(&b, "]}\n");
+    } else {
+        buf_printf(&b, "master %s  config version %llu  up %llus  queue %u  in flight %u\n",
+                   r->master_id, (unsigned long long)r->config_version,
+                   (unsigned long long)(r->uptime_ms / 1000), r->queue_depth, r->in_flight);
+        buf_printf(&b,
+                   "jobs: received %llu answered %llu redispatched %llu expired %llu  "
+                   "dropped results %llu  bad frames client %llu worker %llu  refused keys %llu\n\n",
+                   (unsigned long long)r->jobs_received, (unsigned long long)r->jobs_answered,
+                   (unsigned long long)r->jobs_redispatched, (unsigned long long)r->jobs_expired,
+                   (unsigned long long)r->results_dropped, (unsigned long long)r->bad_frames_client,
+                   (unsigned long long)r->bad_frames_worker, (unsigned long long)r->zap_refused);
+        buf_printf(&b, "%-20s %-14s %8s %5s %6s %7s %10s %8s %6s\n", "NODE", "KEY", "CAPACITY",
+                   "LOAD", "CREDIT", "CONFIG", "DONE", "SEEN", "LOADAVG");
+        for (size_t i = 0; i < r->n_nodes; i++) {
+            const Bulwark__NodeStatus *n = r->nodes[i];
+            buf_printf(&b, "%-20s %-14s %8u %5u %6u %7llu %10llu %7.1fs %6.2f\n", n->node_id, n->peer,
+                       n->capacity, n->load, n->credit, (unsigned long long)n->config_version,
+                       (unsigned long long)n->jobs_done, n->last_seen_ms / 1000.0, n->load_avg);
+        }
+        if (!r->n_nodes)
+            buf_puts(&b, "(no nodes connected)\n");
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+    zx_packet_free(&p);
+    ctl_close(c);
+    return 0;
+}
+
+/* ---- config ------------------------------------------------------------------------ */
+
+static void fmt_time(uint64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%SZ", &tm);
+}
+
+static char *author_name(void)
+{
+    const char *u = getenv("SUDO_USER");
+    struct passwd *pw = getpwuid(getuid());
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    return xasprintf("%s@%s", u && *u ? u : pw ? pw->pw_name : "?", host);
+}
+
+static int cmd_config(ctl *c, int argc, char **argv)
+{
+    if (argc < 2)
+        die_usage("config: say get, set, unset, history or doc");
+    const char *sub = argv[1];
+    if (strcmp(sub, "doc") == 0) {
+        const param_table *tables[] = {&params_cluster, &params_master, &params_node, &params_ctl};
+        printf("# Bulwark configuration reference\n\n"
+               "Generated by `bulwarkctl config doc` from the parameter tables in "
+               "`shared/params.c`; do not edit by hand.\n\n"
+               "Files use one `name = value` per line; `#` starts a comment. Sizes take "
+               "k/m/g suffixes, durations ms/s/m/h/d (a bare number is seconds), booleans "
+               "yes/no. A bad line stops the daemon with `FILE:LINE: reason`.\n\n");
+        for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+            char *doc;
+            params_doc(tables[i], &doc);
+            fputs(doc, stdout);
+            free(doc);
+        }
+        size_t n;
+        const check_def *const *checks = pipeline_checks(&n);
+        printf("## Symbols\n\nEvery symbol a check can add, with its default weight "
+               "(override with `score.NAME`).\n\n| symbol | check | weight | meaning |\n|---|---|---|---|\n");
+        for (size_t i = 0; i < n; i++)
+            for (const symbol_def *s = checks[i]->symbols; s->name; s++)
+                printf("| `%s` | %s | %g | %s |\n", s->name, checks[i]->name, s->score, s->desc);
+        return 0;
+    }
+    static const struct option opts[] = {{"comment", required_argument, 0, 'm'},
+                                         {"base", required_argument, 0, 'b'},
+                                         {"version", required_argument, 0, 'v'},
+                                         {"limit", required_argument, 0, 'n'},
+                                         {"changed", no_argument, 0, 'c'},
+                                         {0, 0, 0, 0}};
+    const char *comment = "";
+    uint64_t base = 0, version = 0;
+    unsigned limit = 20;
+    bool changed = false;
+    int opt;
+    optind = 2;
+    while ((opt = getopt_long(argc, argv, "+m:", opts, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case 'm': comment = optarg; break;
+        case 'b': base = strtoull(optarg, &end, 10); if (*end) die_usage("--base: not a number"); break;
+        case 'v': version = strtoull(optarg, &end, 10); if (*end) die_usage("--version: not a number"); break;
+        case 'n': limit = (unsigned)strtoul(optarg, &end, 10); if (*end || !limit) die_usage("--limit: not a positive number"); break;
+        case 'c': changed = true; break;
+        default: die_usage("config %s: bad option", sub);
+        }
+    }
+    packet req = BULWARK__PACKET__INIT;
+    if (strcmp(sub, "get") == 0) {
+        if (argc - optind > 1)
+            die_usage("config get: at most one KEY");
+        const char *key = optind < argc ? argv[optind] : NULL;
+        char err[512];
+        if (key && !params_check(&params_cluster, key, "0", err, sizeof err) && strstr(err, "unknown"))
+            die("%s", err);
+        Bulwark__ConfigGet g = BULWARK__CONFIG_GET__INIT;
+        g.version = version;
+        req.body_case = BULWARK__PACKET__BODY_CONFIG_GET;
+        req.config_get = &g;
+        packet *p = request(c, &req, BULWARK__PACKET__BODY_SNAPSHOT);
+        const Bulwark__ConfigSnapshot *s = p->snapshot;
+        params *cfg = params_new(&params_cluster);
+        for (size_t i = 0; i < s->n_entries; i++)
+            if (!params_set(cfg, s->entries[i]->key, s->entries[i]->value, err, sizeof err))
+                fprintf(stderr, "bulwarkctl: version %llu: %s\n", (unsigned long long)s->version, err);
+        if (key) {
+            double d;
+            if (strncmp(key, "score.", 6) != 0)
+                printf("%s\n", params_str(cfg, key));
+            else if (params_dynamic(cfg, key, &d))
+                printf("%g\n", d);
+            else
+                printf("(default)\n");
+        } else {
+            char when[64];
+            fmt_time(s->created_ms, when, sizeof when);
+            printf("# version %llu by %s at %s%s%s\n", (unsigned long long)s->version, s->author, when,
+                   *s->comment ? ": " : "", s->comment);
+            const param_table *t = &params_cluster;
+            for (size_t i = 0; i < t->n; i++) {
+                bool set = false;
+                for (size_t j = 0; j < s->n_entries; j++)
+                    set |= strcmp(s->entries[j]->key, t->defs[i].name) == 0;
+                if (!changed || set)
+                    printf("%s = %s\n", t->defs[i].name, params_str(cfg, t->defs[i].name));
+            }
+            for (size_t j = 0; j < s->n_entries; j++)
+                if (strncmp(s->entries[j]->key, "score.", 6) == 0)
+                    printf("%s = %s\n", s->entries[j]->key, s->entries[j]->value);
+        }
+        params_destroy(&cfg);
+        zx_packet_free(&p);
+        ctl_close(c);
+        return 0;
+    }
+    if (strcmp(sub, "set") == 0 || strcmp(sub, "unset") == 0) {
+        bool set = strcmp(sub, "set") == 0;
+        Bulwark__ConfigSet cs = BULWARK__CONFIG_SET__INIT;
+        size_t nargs = (size_t)(argc - optind);
+        if (!nargs)
+            die_usage("config %s: nothing to change", sub);
+        Bulwark__ConfigEntry *e = xcalloc(nargs, sizeof *e);
+        Bulwark__ConfigEntry **ev = xcalloc(nargs, sizeof *ev);
+        char **unset = xcalloc(nargs, sizeof *unset);
+        char err[512];
+        if (set && nargs == 2 && !strchr(argv[optind], '=')) {
+            bulwark__config_entry__init(&e[0]);
+            e[0].key = argv[optind];
+            e[0].value = argv[optind + 1];
+            ev[cs.n_set++] = &e[0];
+        } else {
+            for (size_t i = 0; i < nargs; i++) {
+                char *a = argv[optind + (int)i];
+                if (!set) {
+                    unset[cs.n_unset++] = a;
+                    continue;
+                }
+                char *eq = strchr(a, '=');
+                if (!eq)
+                    die_usage("config set: expected KEY=VALUE, got '%s'", a);
+                *eq = '\0';
+                bulwark__config_entry__init(&e[i]);
+                e[i].key = str_trim(a);
+                e[i].value = str_trim(eq + 1);
+                ev[cs.n_set++] = &e[i];
+            }
+        }
+        for (size_t i = 0; i < cs.n_set; i++) /* refuse early, with the same words as the master */
+            if (!params_check(&params_cluster, ev[i]->key, ev[i]->value, err, sizeof err))
+                die("%s", err);
+        char *author = author_name();
+        cs.set = ev;
+        cs.unset = unset;
+        cs.author = author;
+        cs.comment = (char *)comment;
+        cs.base_version = base;
+        req.body_case = BULWARK__PACKET__BODY_CONFIG_SET;
+        req.config_set = &cs;
+        packet *p = request(c, &req, BULWARK__PACKET__BODY_SNAPSHOT);
+        printf("config version %llu\n", (unsigned long long)p->snapshot->version);
+        zx_packet_free(&p);
+        free(author);
+        free(e);
+        free(ev);
+        free(unset);
+        ctl_close(c);
+        return 0;
+    }
+    if (strcmp(sub, "history") == 0) {
+        if (optind < argc)
+            die_usage("config history: unexpected argument '%s'", argv[optind]);
+        Bulwark__ConfigHistory h = BULWARK__CONFIG_HISTORY__INIT;
+        h.limit = limit;
+        req.body_case = BULWARK__PACKET__BODY_CONFIG_HISTORY;
+        req.config_history = &h;
+        packet *p = request(c, &req, BULWARK__PACKET__BODY_HISTORY);
+        for (size_t i = 0; i < p->history->n_versions; i++) {
+            const Bulwark__ConfigVersionInfo *v = p->history->versions[i];
+            char when[64];
+            fmt_time(v->created_ms, when, sizeof when);
+            printf("version %llu  %s  %s%s%s\n", (unsigned long long)v->version, when, v->author,
+                   *v->comment ? "  # " : "", v->comment);
+            char *changes = xstrdup(v->change ? v->change : "");
+            char *save = NULL;
+            for (char *l = strtok_r(changes, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                printf("    %s\n", l);
+            free(changes);
+        }
+        zx_packet_free(&p);
+        ctl_close(c);
+        return 0;
+    }
+    die_usage("config: unknown subcommand '%s'", sub);
+}
+
+/* ---- keygen ------------------------------------------------------------------------ */
+
+static int cmd_keygen(int argc, char **argv)
+{
+    const char *dir = ".";
+    const char *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (argv[i][0] == '-')
+            die_usage("keygen: unknown option '%s'", argv[i]);
+        else if (name)
+            die_usage("keygen: one NAME only");
+        else
+            name = argv[i];
+    }
+    if (!name)
+        die_usage("keygen: NAME missing");
+    curve_key k;
+    char err[512];
+    if (!key_generate(name, &k, err, sizeof err) || !key_write(dir, &k, err, sizeof err))
+        die("%s", err);
+    printf("wrote %s/%s.key (secret) and %s/%s.pub\nallow-list line: %s %s\n", dir, name, dir, name,
+           name, k.public_z85);
+    return 0;
+}
+
+/* ---- main --------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    log_init("bulwarkctl");
+    log_set_level(LOG_WARN);
+    ctl c = {0};
+    const char *conf = getenv("BULWARK_CTL_CONF");
+    bool conf_explicit = conf != NULL;
+    const char *timeout = NULL;
+    static const struct option opts[] = {
+        {"master", required_argument, 0, 'm'}, {"key", required_argument, 0, 'k'},
+        {"server-key", required_argument, 0, 's'}, {"no-curve", no_argument, 0, 'n'},
+        {"timeout", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': conf = optarg; conf_explicit = true; break;
+        case 'm': c.master = optarg; break;
+        case 'k': c.key = optarg; break;
+        case 's': c.server_key = optarg; break;
+        case 'n': c.no_curve = true; break;
+        case 't': timeout = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    char err[1024];
+    c.cfg = params_new(&params_ctl);
+    if (!conf)
+        conf = "/etc/bulwark/bulwarkctl.conf";
+    if ((conf_explicit || access(conf, F_OK) == 0) && !params_load_file(c.cfg, conf, err, sizeof err))
+        die("%s", err);
+    if (timeout && !params_set(c.cfg, "timeout", timeout, err, sizeof err))
+        die_usage("--timeout: %s", err);
+    if (!c.master)
+        c.master = params_str(c.cfg, "master_endpoint");
+    if (!c.key)
+        c.key = params_str(c.cfg, "curve_secret_key");
+    if (!c.server_key)
+        c.server_key = params_str(c.cfg, "curve_server_key");
+    if (!params_bool(c.cfg, "curve_enable"))
+        c.no_curve = true;
+    c.timeout_ms = params_int(c.cfg, "timeout");
+
+    const char *cmd = argv[optind];
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    int rc;
+    if (strcmp(cmd, "scan") == 0)
+        rc = cmd_scan(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "status") == 0)
+        rc = cmd_status(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "config") == 0)
+        rc = cmd_config(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "keygen") == 0)
+        rc = cmd_keygen(sub_argc, sub_argv);
+    else if (strcmp(cmd, "version") == 0)
+        rc = printf("bulwarkctl %s (protocol %d)\n", BULWARK_VERSION, BW_PROTOCOL) < 0;
+    else
+        die_usage("unknown command '%s'", cmd);
+    params_destroy(&c.cfg);
+    return rc;
+}

@@ -275,7 +275,7 @@ static void apply_policy(scan_task *t)
     } else if (total >= p->tag) {
         a = BULWARK__ACTION__ACTION_TAG;
     }
-    if (action_severity(t->forced) > action_severity(a)) {
+    if (t->forced_reason && action_severity(t->forced) >= action_severity(a)) {
         a = t->forced;
         reason = t->forced_reason;
     }

@@ -271,7 +271,7 @@ static bool parse_value(const param_def *d, const char *value, pval *v, char *er
     case P_STR:
         return true;
     case P_BOOL: {
-        bool b;
+        bool b = false;
         ok = parse_bool(value, &b);
         v->i = b;
         break;

@@ -1,0 +1,280 @@
+"""Cluster core: dispatch, failover, config bus, CURVE allow-list, bad frames.
+
+Real MariaDB, bulwark-master and bulwark-node processes on loopback (see bulwark_harness.py).
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import zmq
+
+from bulwark_harness import CTL, MASTER, NODE, wait_for, write_messages
+
+
+def results_by_file(stdout):
+    lines = []
+    for l in stdout.splitlines():
+        if l.strip():
+            try:
+                lines.append(json.loads(l))
+            except ValueError:
+                raise AssertionError("bad JSON line: %r" % l)
+    return lines, Counter(r["file"] for r in lines)
+
+
+def finish(scan, timeout=60):
+    """Rest of a scan's output. (communicate() would lose what readline() buffered.)"""
+    out = scan.stdout.read()
+    err = scan.stderr.read()
+    scan.wait(timeout)
+    return out, err
+
+
+def test_500_messages_one_node_killed(cluster, tmp_path):
+    cluster.start_master()
+    cluster.start_node("node1", workers=2)
+    cluster.start_node("node2", workers=2)
+    msgs = write_messages(tmp_path / "msgs", 500, size=10_000, gtube_every=10)
+    scan = subprocess.Popen([str(CTL), "-c", str(cluster.ctl_conf), "scan", "--json", str(msgs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    # Freeze node1 while it holds jobs (it gets about half), let node2 go on, then kill node1:
+    # its jobs can only be answered by re-dispatch.
+    while len(lines) < 100:
+        line = scan.stdout.readline()
+        assert line, "scan ended early: " + scan.stderr.read()
+        lines.append(line)
+    cluster.procs["node1"].signal(signal.SIGSTOP)
+    for _ in range(150):
+        line = scan.stdout.readline()
+        assert line, "scan ended early: " + scan.stderr.read()
+        lines.append(line)
+    held = [n for n in cluster.status()["nodes"] if n["node"] == "node1"]
+    cluster.procs["node1"].signal(signal.SIGKILL)
+    cluster.procs["node1"].p.wait()
+    out, err = finish(scan)
+    assert scan.returncode == 0, err
+    results, per_file = results_by_file("".join(lines) + out)
+    assert len(per_file) == 500
+    assert set(per_file.values()) == {1}, [f for f, c in per_file.items() if c != 1]
+    assert len(results) == 500
+    assert all(r["action"] in ("pass", "reject") for r in results), \
+        Counter(r["action"] for r in results)
+    gtube = [r for r in results if any(s["name"] == "GTUBE" for s in r["symbols"])]
+    assert len(gtube) == 50 and all(r["action"] == "reject" for r in gtube)
+    st = cluster.status()
+    assert {n["node"] for n in st["nodes"]} == {"node2"}
+    if held and held[0]["load"] > 0:
+        assert st["jobs_redispatched"] >= held[0]["load"]
+    assert st["jobs_answered"] == 500 and st["in_flight"] == 0 and st["queue_depth"] == 0
+    assert "event=node_gone node=node1" in cluster.procs["master"].log_text()
+
+
+def test_config_change_reaches_nodes_within_1s(cluster, tmp_path):
+    cluster.start_master()
+    cluster.start_node("node1")
+    cluster.start_node("node2")
+    v0 = cluster.status()["config_version"]
+    assert v0 >= 1
+    wait_for(lambda: all(n["config_version"] == v0 for n in cluster.status()["nodes"]), 5,
+             what="nodes on initial version")
+    t0 = time.monotonic()
+    r = cluster.ctl("config", "set", "--comment", "lower tag threshold", "policy.tag_score=3.5")
+    assert r.stdout.strip() == f"config version {v0 + 1}"
+
+    def both_new():
+        nodes = cluster.status()["nodes"]
+        return len(nodes) == 2 and all(n["config_version"] == v0 + 1 for n in nodes)
+    wait_for(both_new, 1.0, 0.01, "both nodes report the new version")
+    elapsed = time.monotonic() - t0
+    assert elapsed < 1.0, elapsed
+
+    # The pipeline uses it: a message scoring 3.5 (missing From/Date/Message-ID) is now tagged.
+    (tmp_path / "m.eml").write_text("Subject: hi\n\nhello\n")
+    res = json.loads(cluster.ctl("scan", "--json", tmp_path / "m.eml").stdout)
+    assert res["action"] == "tag" and res["config_version"] == v0 + 1
+
+    # A node started after the change gets it too.
+    cluster.start_node("node3")
+    wait_for(lambda: any(n["node"] == "node3" and n["config_version"] == v0 + 1
+                         for n in cluster.status()["nodes"]), 5, what="late node converged")
+
+    hist = cluster.ctl("config", "history").stdout
+    assert f"version {v0 + 1}" in hist and "policy.tag_score: 5 -> 3.5" in hist
+    assert "lower tag threshold" in hist and "(key ctl)" in hist
+    assert cluster.ctl("config", "get", "policy.tag_score").stdout.strip() == "3.5"
+    # The audit trail is in MariaDB.
+    row = cluster.db.sql(f"SELECT version, changes FROM {cluster.db_name}.config_version "
+                         f"WHERE version = {v0 + 1}").stdout
+    assert "policy.tag_score: 5 -> 3.5" in row
+
+
+def test_bad_config_values_refused(cluster):
+    cluster.start_master()
+    v0 = cluster.status()["config_version"]
+    r = cluster.ctl("config", "set", "policy.tag_score=lots", check=False)
+    assert r.returncode == 1 and "'lots' is not a number" in r.stderr
+    r = cluster.ctl("config", "set", "no.such.key=1", check=False)
+    assert r.returncode == 1 and "unknown parameter 'no.such.key'" in r.stderr
+    r = cluster.ctl("config", "set", "check.size.action=explode", check=False)
+    assert r.returncode == 1 and "not one of none|tag|quarantine|reject" in r.stderr
+    assert cluster.status()["config_version"] == v0
+    # compare-and-set
+    r = cluster.ctl("config", "set", "--base", str(v0 + 5), "policy.tag_score=4", check=False)
+    assert r.returncode == 1 and "409" in r.stderr
+    # score overrides are dynamic keys
+    cluster.ctl("config", "set", "score.MISSING_DATE=2.5")
+    assert cluster.ctl("config", "get", "score.MISSING_DATE").stdout.strip() == "2.5"
+
+
+def test_unknown_key_node_gets_no_jobs(cluster, tmp_path):
+    cluster.keygen("rogue")
+    cluster.start_master()
+    cluster.start_node("node1")
+    rogue = cluster.start_node("rogue", key="rogue", wait=False)
+    wait_for(lambda: "event=zap_refused" in cluster.procs["master"].log_text(), 10,
+             what="master logs the refusal")
+    wait_for(lambda: "event=master_refused_key" in rogue.log_text(), 10, what="node logs the refusal")
+    msgs = write_messages(tmp_path / "msgs", 60, size=2000)
+    out = cluster.ctl("scan", "--json", msgs).stdout
+    results, per_file = results_by_file(out)
+    assert len(per_file) == 60 and set(per_file.values()) == {1}
+    assert {r["node"] for r in results} == {"node1"}
+    st = cluster.status()
+    assert {n["node"] for n in st["nodes"]} == {"node1"}
+    assert st["zap_refused"] >= 1
+    assert rogue.alive()
+    log = cluster.procs["master"].log_text()
+    assert "reason=\"key not on allow-list\"" in log and cluster.public_key("rogue") in log
+
+
+def _curve_dealer(ctx, cluster, endpoint, client="ctl"):
+    s = ctx.socket(zmq.DEALER)
+    s.curve_secretkey = cluster.secret_key(client).encode()
+    s.curve_publickey = cluster.public_key(client).encode()
+    s.curve_serverkey = cluster.public_key("master").encode()
+    s.linger = 0
+    s.connect(endpoint)
+    return s
+
+
+def test_malformed_frames_dropped_and_counted(cluster, tmp_path):
+    cluster.start_master()
+    cluster.start_node("node1")
+    ctx = zmq.Context()
+    client = _curve_dealer(ctx, cluster, f"tcp://127.0.0.1:{cluster.ports['client']}")
+    worker = _curve_dealer(ctx, cluster, f"tcp://127.0.0.1:{cluster.ports['worker']}", "node2")
+    rnd = random.Random(7)
+    garbage = [b"", b"\xff" * 10, bytes(rnd.getrandbits(8) for _ in range(300)),
+               b"\x0a\x09\x0a\x03abc",     # a job whose body is cut short
+               b"\x0a\xff\xff\xff\xff\x0f",  # length far beyond the frame
+               b"\x78\x01"]                 # unknown field only: no body
+    for g in garbage:
+        client.send(g)
+        worker.send(g)
+    client.send_multipart([b"two", b"frames"])
+    worker.send_multipart([b"two", b"frames"])
+    n_sent = len(garbage) + 1
+
+    def counted():
+        st = cluster.status()
+        return st if st["bad_frames_client"] >= n_sent and st["bad_frames_worker"] >= n_sent else None
+    st = wait_for(counted, 5, what="bad frames counted")
+    assert st["bad_frames_client"] == n_sent and st["bad_frames_worker"] == n_sent
+    # A well-formed but misdirected request gets a clear error, the master keeps serving.
+    client.send(b"\x5a\x00")  # field 11 (history reply) on the request socket
+    assert client.poll(5000)
+    reply = client.recv()
+    assert b"unexpected request" in reply
+    msgs = write_messages(tmp_path / "msgs", 20, size=1000)
+    results, per_file = results_by_file(cluster.ctl("scan", "--json", msgs).stdout)
+    assert len(per_file) == 20 and set(per_file.values()) == {1}
+    assert cluster.procs["master"].alive()
+    log = cluster.procs["master"].log_text()
+    assert "event=bad_frame socket=client" in log and "event=bad_frame socket=worker" in log
+    client.close()
+    worker.close()
+    ctx.term()
+
+
+def test_master_restart_nodes_reconnect(cluster, tmp_path):
+    cluster.start_master()
+    cluster.start_node("node1")
+    cluster.start_node("node2")
+    assert cluster.procs["master"].stop() == 0
+    cluster.start_master()
+    wait_for(lambda: cluster.node_ids() == {"node1", "node2"}, 10, what="nodes back after restart")
+    msgs = write_messages(tmp_path / "msgs", 40, size=1000)
+    results, per_file = results_by_file(cluster.ctl("scan", "--json", msgs).stdout)
+    assert len(per_file) == 40 and set(per_file.values()) == {1}
+    assert {r["node"] for r in results} <= {"node1", "node2"}
+
+
+def test_node_sigterm_finishes_and_leaves(cluster, tmp_path):
+    cluster.start_master()
+    cluster.start_node("node1")
+    cluster.start_node("node2")
+    msgs = write_messages(tmp_path / "msgs", 300, size=10_000)
+    scan = subprocess.Popen([str(CTL), "-c", str(cluster.ctl_conf), "scan", "--json", str(msgs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = [scan.stdout.readline() for _ in range(50)]
+    assert cluster.procs["node1"].stop() == 0
+    out, err = finish(scan)
+    assert scan.returncode == 0, err
+    results, per_file = results_by_file("".join(first) + out)
+    assert len(per_file) == 300 and set(per_file.values()) == {1}
+    wait_for(lambda: cluster.node_ids() == {"node2"}, 5, what="node1 gone from status")
+    assert "event=stopped" in cluster.procs["node1"].log_text()
+
+
+def test_database_down_scanning_goes_on(cluster, tmp_path, mariadb):
+    cluster.start_master()
+    cluster.start_node("node1")
+    mariadb.stop()
+    try:
+        msgs = write_messages(tmp_path / "msgs", 30, size=1000)
+        results, per_file = results_by_file(cluster.ctl("scan", "--json", msgs).stdout)
+        assert len(per_file) == 30
+        r = cluster.ctl("config", "set", "policy.tag_score=4", check=False)
+        assert r.returncode == 1 and "451" in r.stderr
+    finally:
+        mariadb.start()
+    wait_for(lambda: cluster.ctl("config", "set", "policy.tag_score=4", check=False).returncode == 0,
+             15, 0.5, "config set works again")
+
+
+def test_daemon_config_errors_name_file_and_line(tmp_path):
+    conf = tmp_path / "master.conf"
+    conf.write_text("# comment\nclient_endpoint = tcp://127.0.0.1:1\nheartbeat_interval = soon\n")
+    r = subprocess.run([str(MASTER), "-c", str(conf), "-t"], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert f"{conf}:3: bad value for 'heartbeat_interval': 'soon' is not a duration" in r.stderr
+    conf.write_text("workers = 5000\n")
+    r = subprocess.run([str(NODE), "-c", str(conf), "-t"], capture_output=True, text=True)
+    assert r.returncode == 1 and f"{conf}:1: bad value for 'workers': '5000' is out of range" in r.stderr
+    conf.write_text("no_such_option = 1\n")
+    r = subprocess.run([str(NODE), "-c", str(conf), "-t"], capture_output=True, text=True)
+    assert r.returncode == 1 and "unknown parameter 'no_such_option'" in r.stderr
+    conf.write_text("this line has no equals sign\n")
+    r = subprocess.run([str(MASTER), "-c", str(conf)], capture_output=True, text=True)
+    assert r.returncode == 1 and f"{conf}:1: expected 'name = value'" in r.stderr
+    r = subprocess.run([str(MASTER), "-c", str(tmp_path / "missing.conf")], capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot read" in r.stderr
+
+
+def test_ctl_usage_errors(tmp_path):
+    for args, text in [([], "usage"), (["frobnicate"], "unknown command"),
+                       (["scan"], "no files given"), (["scan", "--local", "--set", "x", "f"], "KEY=VALUE"),
+                       (["config", "set"], "nothing to change"), (["keygen"], "NAME missing"),
+                       (["keygen", "bad/name"], "bad key name")]:
+        r = subprocess.run([str(CTL), *args], capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode in (1, 2), (args, r.returncode)
+        assert text in r.stderr, (args, r.stderr)
+    r = subprocess.run([str(CTL), "scan", "--local", "--json", str(tmp_path / "nope.eml")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "No such file" in r.stderr
+    assert json.loads(r.stdout)["action"] == "tempfail"
