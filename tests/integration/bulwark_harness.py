@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("BULWARK_BUILD", REPO / "build"))
+BUILD = Path(os.environ.get("BULWARK_BUILD", REPO / "build")).resolve()
 MASTER = BUILD / "master" / "bulwark-master"
 NODE = BUILD / "node" / "bulwark-node"
 CTL = BUILD / "node" / "bulwarkctl"

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# scripts/quickstart.sh - an all-in-one Bulwark cluster on this machine, on loopback.
+#
+#   scripts/quickstart.sh [start]   install, build, start, scan sample mail, show results
+#   scripts/quickstart.sh status    what runs, and the master's view of the cluster
+#   scripts/quickstart.sh stop      stop everything this script started
+#
+# Everything lives under one state directory ($BULWARK_STATE, default ./state):
+# keys/, etc/ (config files), mysql/ (MariaDB datadir), run/ (sockets, pid files),
+# log/. Processes: a private MariaDB (Unix socket only), bulwark-master (ports
+# 7400-7403 on 127.0.0.1, CURVE on) and two bulwark-node scanners. Run twice, it
+# reuses what exists and starts only what is not running. Debian 12, as root.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${BULWARK_STATE:-$REPO/state}
+BUILD=${BULWARK_BUILD:-$REPO/build}
+BASE_PORT=${BULWARK_PORT:-7400}
+CTL=$BUILD/node/bulwarkctl
+CMD=${1:-start}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+pidfile() { echo "$STATE/run/$1.pid"; }
+running() { local f; f=$(pidfile "$1"); [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; }
+ctl() { "$CTL" -c "$STATE/etc/bulwarkctl.conf" "$@"; }
+
+stop_one() {
+    local name=$1 f pid
+    f=$(pidfile "$name")
+    [[ -f $f ]] || return 0
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+        for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "$name did not stop in 30 s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        echo "stopped $name (pid $pid)"
+    fi
+    rm -f "$f"
+}
+
+cmd_stop() {
+    for n in node2 node1 master mariadb; do stop_one "$n"; done
+}
+
+cmd_status() {
+    for n in mariadb master node1 node2; do
+        if running "$n"; then
+            printf '%-8s running (pid %s)\n' "$n" "$(cat "$(pidfile "$n")")"
+        else
+            printf '%-8s stopped\n' "$n"
+        fi
+    done
+    if running master; then
+        echo
+        ctl --timeout 3 status || true
+    fi
+}
+
+# Starts a daemon detached from this shell, logging to log/NAME.log.
+spawn() {
+    local name=$1
+    shift
+    setsid "$@" >>"$STATE/log/$name.log" 2>&1 </dev/null &
+    echo $! >"$(pidfile "$name")"
+}
+
+start_mariadb() {
+    if [[ ! -d $STATE/mysql/mysql ]]; then
+        say "initialising MariaDB datadir $STATE/mysql"
+        mariadb-install-db --no-defaults --datadir="$STATE/mysql" --user=root \
+            --auth-root-authentication-method=normal --skip-test-db >"$STATE/log/mariadb-install.log" 2>&1
+    fi
+    if ! running mariadb; then
+        spawn mariadb mariadbd --no-defaults --datadir="$STATE/mysql" --socket="$STATE/run/mysqld.sock" \
+            --skip-networking --user=root --pid-file="$STATE/run/mysqld.real.pid" \
+            --innodb-buffer-pool-size=64M --log-error="$STATE/log/mariadb.err"
+    fi
+    for _ in $(seq 150); do
+        mariadb --no-defaults -S "$STATE/run/mysqld.sock" -u root \
+            -e "CREATE DATABASE IF NOT EXISTS bulwark" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    echo "MariaDB did not come up; see $STATE/log/mariadb.err" >&2
+    exit 1
+}
+
+write_config() {
+    local k
+    for k in master ctl node1 node2; do
+        [[ -f $STATE/keys/$k.key ]] || "$CTL" keygen --dir "$STATE/keys" "$k" >/dev/null
+    done
+    if [[ ! -f $STATE/keys/allowed ]]; then
+        {
+            echo "# NAME PUBLICKEY: clients and nodes the master accepts (SIGHUP re-reads)"
+            for k in ctl node1 node2; do
+                echo "$k $(sed -n 's/^public = //p' "$STATE/keys/$k.pub")"
+            done
+        } >"$STATE/keys/allowed"
+    fi
+    local ep="tcp://127.0.0.1"
+    cat >"$STATE/etc/master.conf" <<EOF
+# bulwark-master (reference: docs/config.md)
+master_id = quickstart-master
+client_endpoint = $ep:$BASE_PORT
+worker_endpoint = $ep:$((BASE_PORT + 1))
+publish_endpoint = $ep:$((BASE_PORT + 2))
+snapshot_endpoint = $ep:$((BASE_PORT + 3))
+curve_secret_key = $STATE/keys/master.key
+curve_allow = $STATE/keys/allowed
+db_socket = $STATE/run/mysqld.sock
+db_user = root
+EOF
+    for k in node1 node2; do
+        cat >"$STATE/etc/$k.conf" <<EOF
+# bulwark-node (reference: docs/config.md)
+node_id = $k
+master_worker_endpoint = $ep:$((BASE_PORT + 1))
+master_publish_endpoint = $ep:$((BASE_PORT + 2))
+master_snapshot_endpoint = $ep:$((BASE_PORT + 3))
+curve_secret_key = $STATE/keys/$k.key
+curve_server_key = $STATE/keys/master.pub
+workers = 2
+EOF
+    done
+    cat >"$STATE/etc/bulwarkctl.conf" <<EOF
+# bulwarkctl (reference: docs/config.md)
+master_endpoint = $ep:$BASE_PORT
+curve_secret_key = $STATE/keys/ctl.key
+curve_server_key = $STATE/keys/master.pub
+timeout = 20s
+EOF
+}
+
+write_samples() {
+    local d=$STATE/samples date
+    mkdir -p "$d"
+    date=$(date -R)
+    cat >"$d/1-clean.eml" <<EOF
+From: Alice Example <alice@example.com>
+To: bob@example.org
+Subject: Lunch on Thursday?
+Date: $date
+Message-ID: <quickstart-1@example.com>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Hi Bob, are we still on for lunch on Thursday? Alice
+EOF
+    cat >"$d/2-gtube-spam.eml" <<EOF
+From: Winner <prize@example.net>
+To: bob@example.org
+Subject: You have won
+Date: $date
+Message-ID: <quickstart-2@example.net>
+
+XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X
+EOF
+    cat >"$d/3-no-headers.eml" <<EOF
+Subject: hello
+
+A message without From, Date or Message-ID.
+EOF
+    printf 'To: bob@example.org\nthis line is not a header field\nand no empty line ends the header\n' \
+        >"$d/4-broken-header.eml"
+}
+
+cmd_start() {
+    [[ $(id -u) -eq 0 ]] || { echo "quickstart.sh: run as root (it installs packages)" >&2; exit 1; }
+    say "installing dependencies"
+    "$REPO/scripts/install-deps.sh"
+    say "building in $BUILD"
+    cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBULWARK_TESTS=OFF >/dev/null
+    cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+    mkdir -p "$STATE"/{keys,etc,run,log}
+    chmod 700 "$STATE/keys"
+    write_config
+    say "starting MariaDB"
+    start_mariadb
+    say "starting bulwark-master and two bulwark-node scanners"
+    running master || spawn master "$BUILD/master/bulwark-master" -c "$STATE/etc/master.conf"
+    for _ in $(seq 100); do ctl --timeout 1 status >/dev/null 2>&1 && break; sleep 0.2; done
+    for k in node1 node2; do
+        running "$k" || spawn "$k" "$BUILD/node/bulwark-node" -c "$STATE/etc/$k.conf"
+    done
+    for _ in $(seq 100); do
+        [[ $(ctl --timeout 1 status --json 2>/dev/null | grep -o '"node":' | wc -l) -ge 2 ]] && break
+        sleep 0.2
+    done
+    ctl status
+    write_samples
+    say "scanning sample mail through the cluster"
+    local out
+    out=$(ctl scan --json "$STATE/samples")
+    printf '\n%-22s %-11s %7s  %-8s %s\n' "message" "action" "score" "node" "symbols"
+    /usr/bin/python3 - "$out" <<'PY'
+import json, os, sys
+for r in sorted((json.loads(l) for l in sys.argv[1].splitlines()), key=lambda r: r["file"]):
+    syms = ", ".join("%s(%g)" % (s["name"], s["score"]) for s in r["symbols"]) or "-"
+    print("%-22s %-11s %7.2f  %-8s %s" % (os.path.basename(r["file"]), r["action"], r["score"],
+                                          r.get("node", ""), syms))
+PY
+    cat <<EOF
+
+The cluster is running (state in $STATE, logs in $STATE/log).
+  $CTL -c $STATE/etc/bulwarkctl.conf status
+  $CTL -c $STATE/etc/bulwarkctl.conf scan --json FILE...
+  $CTL -c $STATE/etc/bulwarkctl.conf config set policy.tag_score=4
+  $CTL -c $STATE/etc/bulwarkctl.conf config history
+  $0 status | stop
+EOF
+}
+
+case $CMD in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+*) echo "usage: $0 [start|status|stop]" >&2; exit 2 ;;
+esac
