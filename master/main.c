@@ -6,13 +6,14 @@
  * and a signalfd. Config versions live in MariaDB (store.c); each new version is
  * published on the PUB socket (the ZeroMQ guide's Clone pattern: PUB for updates,
  * ROUTER for snapshots, heartbeats carrying the newest version so a node that
- * missed an update notices). Scan traffic never waits for the database. */
+ * missed an update notices). The database is reached only from the confdb thread
+ * (confdb.c), so scan traffic never waits for MariaDB, even when it hangs. */
+#include "confdb.h"
 #include "daemon.h"
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
 #include "params.h"
-#include "store.h"
 #include "util.h"
 #include "zap.h"
 #include "zmqx.h"
@@ -39,9 +40,8 @@ typedef struct {
     void *ctx, *clients, *workers, *pub, *snap;
     zap *zap;
     dispatch *d;
-    store *st;
+    confdb *db;
     config_gen conf;  /* version 0 until loaded from the database */
-    uint64_t next_db_try_us, next_poll_us;
     uint64_t started_ms;
     bool stopping;
     uint64_t stop_deadline_us;
@@ -57,75 +57,44 @@ static void conf_clear(config_gen *c)
     memset(c, 0, sizeof *c);
 }
 
-static char *conf_content(const params *p)
+static void send_reply(void *sock, const void *id, size_t idlen, zmq_msg_t *body)
 {
-    buf_t b = {0};
-    const char *k, *v;
-    buf_puts(&b, "");
-    for (size_t it = 0; params_next_set(p, &it, &k, &v);)
-        buf_printf(&b, "%s = %s\n", k, v);
-    return b.data;
-}
-
-/* Packs the current generation as a snapshot packet body (entries point into conf). */
-static void fill_snapshot(const config_gen *c, Bulwark__ConfigSnapshot *s,
-                          Bulwark__ConfigEntry **ev, Bulwark__ConfigEntry *e, size_t max)
-{
-    bulwark__config_snapshot__init(s);
-    s->version = c->version;
-    s->author = c->author;
-    s->comment = c->comment;
-    s->created_ms = c->created_ms;
-    s->entries = ev;
-    const char *k, *v;
-    for (size_t it = 0; s->n_entries < max && params_next_set(c->p, &it, &k, &v);) {
-        bulwark__config_entry__init(&e[s->n_entries]);
-        e[s->n_entries].key = (char *)k;
-        e[s->n_entries].value = (char *)v;
-        ev[s->n_entries] = &e[s->n_entries];
-        s->n_entries++;
+    if (zx_send_id(sock, id, idlen) != 0 || zmq_msg_send(body, sock, ZMQ_DONTWAIT) < 0) {
+        log_warn("event=reply_lost error=\"%s\"", zmq_strerror(zmq_errno()));
+        zmq_msg_close(body);
     }
-}
-
-#define MAX_ENTRIES 4096
-
-static void send_snapshot(master *m, void *sock, const void *id, size_t idlen, bool topic)
-{
-    static Bulwark__ConfigEntry e[MAX_ENTRIES];
-    static Bulwark__ConfigEntry *ev[MAX_ENTRIES];
-    Bulwark__ConfigSnapshot s;
-    fill_snapshot(&m->conf, &s, ev, e, MAX_ENTRIES);
-    packet p = BULWARK__PACKET__INIT;
-    p.body_case = BULWARK__PACKET__BODY_SNAPSHOT;
-    p.snapshot = &s;
-    if (topic)
-        zmq_send(sock, "config", 6, ZMQ_SNDMORE);
-    else if (zx_send_id(sock, id, idlen) != 0)
-        return;
-    zx_send_packet(sock, &p, ZMQ_DONTWAIT);
 }
 
 static void send_error(void *sock, const void *id, size_t idlen, uint32_t code, const char *text)
 {
-    Bulwark__Error e = BULWARK__ERROR__INIT;
-    e.code = code;
-    e.text = (char *)text;
-    packet p = BULWARK__PACKET__INIT;
-    p.body_case = BULWARK__PACKET__BODY_ERROR;
-    p.error = &e;
-    if (zx_send_id(sock, id, idlen) == 0)
-        zx_send_packet(sock, &p, ZMQ_DONTWAIT);
+    zmq_msg_t m;
+    conf_pack_error(code, text, &m);
+    send_reply(sock, id, idlen, &m);
+}
+
+/* Sends the current generation as a snapshot: to one peer, or published (id NULL). */
+static void send_snapshot(master *m, void *sock, const void *id, size_t idlen)
+{
+    zmq_msg_t body;
+    conf_pack_snapshot(m->conf.version, m->conf.author, m->conf.comment, m->conf.created_ms,
+                       m->conf.p, &body);
+    if (id) {
+        send_reply(sock, id, idlen, &body);
+        return;
+    }
+    if (zmq_send(sock, "config", 6, ZMQ_SNDMORE) < 0 || zmq_msg_send(&body, sock, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close(&body);
 }
 
 /* Makes `v` the current generation and tells everyone. */
 static bool conf_install(master *m, const store_version *v)
 {
     char err[512];
-    params *p = params_new(&params_cluster);
-    if (!params_load_text(p, "config_version", v->content ? v->content : "",
-                          v->content ? strlen(v->content) : 0, err, sizeof err)) {
+    if (v->version <= m->conf.version)
+        return false;
+    params *p = conf_parse(v, err, sizeof err);
+    if (!p) {
         log_error("event=config_invalid version=%llu error=\"%s\"", (unsigned long long)v->version, err);
-        params_destroy(&p);
         return false;
     }
     conf_clear(&m->conf);
@@ -135,195 +104,51 @@ static bool conf_install(master *m, const store_version *v)
     m->conf.comment = xstrdup(v->comment ? v->comment : "");
     m->conf.created_ms = v->created_ms;
     dispatch_set_config_version(m->d, v->version);
-    send_snapshot(m, m->pub, NULL, 0, true);
+    send_snapshot(m, m->pub, NULL, 0);
     log_info("event=config_active version=%llu author=\"%s\"", (unsigned long long)v->version,
              m->conf.author);
     return true;
 }
 
-/* Loads the newest version if it is newer than ours; creates version 1 on an empty
- * database so every node always runs a numbered generation. */
-static void conf_refresh(master *m)
+/* Hands a request to the database thread; `p` is taken over. */
+static void to_db(master *m, confdb_kind kind, void *sock, const void *id, size_t idlen,
+                  const char *peer, packet **p)
 {
-    char err[512];
-    uint64_t latest;
-    if (!store_latest_version(m->st, &latest, err, sizeof err)) {
-        log_warn("event=db_error op=latest_version error=\"%s\"", err);
-        return;
+    confdb_job *j = confdb_job_new(kind, sock, id, idlen, peer, *p);
+    *p = NULL;
+    if (!confdb_submit(m->db, j)) {
+        send_error(sock, id, idlen, 451, "configuration database busy");
+        confdb_job_free(&j);
     }
-    if (latest == 0) {
-        uint64_t v;
-        if (!store_add_version(m->st, 0, "bulwark-master", "initial configuration (defaults)", "",
-                               "", &v, err, sizeof err)) {
-            log_warn("event=db_error op=initial_version error=\"%s\"", err);
-            return;
+}
+
+/* A job back from the database thread: install what it found, send what it answered. */
+static void db_input(master *m)
+{
+    confdb_job *j;
+    while ((j = confdb_recv(m->db))) {
+        if (j->installed)
+            conf_install(m, j->installed);
+        if (j->has_reply) {
+            send_reply(j->reply_sock, j->id, j->idlen, &j->reply);
+            j->has_reply = false;
         }
-        latest = v;
+        confdb_job_free(&j);
     }
-    if (latest <= m->conf.version)
-        return;
-    store_version sv;
-    if (!store_get_version(m->st, latest, &sv, err, sizeof err)) {
-        log_warn("event=db_error op=get_version error=\"%s\"", err);
-        return;
-    }
-    conf_install(m, &sv);
-    store_version_free(&sv);
 }
 
-static void diff_line(buf_t *b, const char *k, const char *old, const char *new_)
-{
-    if (strcmp(old, new_) != 0)
-        buf_printf(b, "%s: %s -> %s\n", k, *old ? old : "(unset)", *new_ ? new_ : "(unset)");
-}
-
-/* Human-readable changes between two parameter sets. */
-static char *conf_diff(const params *a, const params *b)
-{
-    buf_t out = {0};
-    buf_puts(&out, "");
-    const param_table *t = params_table(a);
-    for (size_t i = 0; i < t->n; i++)
-        diff_line(&out, t->defs[i].name, params_str(a, t->defs[i].name),
-                  params_str(b, t->defs[i].name));
-    const char *k, *v;
-    for (size_t it = t->n; params_next_set(a, &it, &k, &v);) { /* dynamic keys in a */
-        double x;
-        char nv[64] = "";
-        if (params_dynamic(b, k, &x)) {
-            const char *k2, *v2;
-            for (size_t j = t->n; params_next_set(b, &j, &k2, &v2);)
-                if (strcmp(k2, k) == 0)
-                    snprintf(nv, sizeof nv, "%s", v2);
-        }
-        diff_line(&out, k, v, nv);
-    }
-    for (size_t it = t->n; params_next_set(b, &it, &k, &v);) {
-        double x;
-        if (!params_dynamic(a, k, &x))
-            diff_line(&out, k, "", v);
-    }
-    return out.data;
-}
-
-static void on_config_set(master *m, const void *id, size_t idlen, const Bulwark__ConfigSet *cs,
+static void on_config_get(master *m, void *sock, const void *id, size_t idlen, packet **p,
                           const char *peer)
 {
-    char err[512], why[400];
-    if (!m->conf.p) {
-        send_error(m->clients, id, idlen, 451, "configuration database unavailable");
+    const Bulwark__ConfigGet *g = (*p)->config_get;
+    if (!g->version || g->version == m->conf.version) {
+        if (m->conf.p)
+            send_snapshot(m, sock, id, idlen);
+        else
+            send_error(sock, id, idlen, 451, "configuration not loaded yet (database unavailable)");
         return;
     }
-    params *np = params_dup(m->conf.p);
-    for (size_t i = 0; i < cs->n_set; i++) {
-        if (!params_set(np, cs->set[i]->key, cs->set[i]->value, why, sizeof why)) {
-            send_error(m->clients, id, idlen, 400, why);
-            params_destroy(&np);
-            return;
-        }
-    }
-    for (size_t i = 0; i < cs->n_unset; i++) {
-        if (!params_unset(np, cs->unset[i])) {
-            snprintf(err, sizeof err, "unknown parameter '%s'", cs->unset[i]);
-            send_error(m->clients, id, idlen, 400, err);
-            params_destroy(&np);
-            return;
-        }
-    }
-    char *changes = conf_diff(m->conf.p, np);
-    if (!*changes) {
-        free(changes);
-        params_destroy(&np);
-        send_snapshot(m, m->clients, id, idlen, false); /* nothing changed: no new version */
-        return;
-    }
-    char *content = conf_content(np);
-    char author[512];
-    snprintf(author, sizeof author, "%s (key %s)", cs->author && *cs->author ? cs->author : "?", peer);
-    uint64_t v;
-    bool ok = store_connect(m->st, err, sizeof err) &&
-              store_add_version(m->st, cs->base_version, author, cs->comment ? cs->comment : "",
-                                changes, content, &v, err, sizeof err);
-    if (ok) {
-        log_info("event=config_set version=%llu author=\"%s\"", (unsigned long long)v, author);
-        store_version sv = {v, now_ms(), author, cs->comment ? cs->comment : "", changes, content};
-        conf_install(m, &sv);
-        send_snapshot(m, m->clients, id, idlen, false);
-    } else {
-        log_warn("event=config_set_failed error=\"%s\"", err);
-        send_error(m->clients, id, idlen, strstr(err, "changed meanwhile") ? 409 : 451, err);
-    }
-    free(changes);
-    free(content);
-    params_destroy(&np);
-}
-
-static void on_config_get(master *m, void *sock, const void *id, size_t idlen,
-                          const Bulwark__ConfigGet *g)
-{
-    char err[512];
-    if (!m->conf.p) {
-        send_error(sock, id, idlen, 451, "configuration not loaded yet (database unavailable)");
-        return;
-    }
-    if (!g || g->version == 0 || g->version == m->conf.version) {
-        send_snapshot(m, sock, id, idlen, false);
-        return;
-    }
-    store_version sv;
-    if (!store_get_version(m->st, g->version, &sv, err, sizeof err)) {
-        send_error(sock, id, idlen, strstr(err, "not found") ? 404 : 451, err);
-        return;
-    }
-    config_gen saved = m->conf;
-    memset(&m->conf, 0, sizeof m->conf);
-    m->conf.p = params_new(&params_cluster);
-    params_load_text(m->conf.p, "db", sv.content ? sv.content : "", sv.content ? strlen(sv.content) : 0,
-                     err, sizeof err);
-    m->conf.version = sv.version;
-    m->conf.author = sv.author;
-    m->conf.comment = sv.comment;
-    m->conf.created_ms = sv.created_ms;
-    send_snapshot(m, sock, id, idlen, false);
-    params_destroy(&m->conf.p);
-    m->conf = saved;
-    store_version_free(&sv);
-}
-
-static void on_history(master *m, const void *id, size_t idlen, const Bulwark__ConfigHistory *h)
-{
-    char err[512];
-    store_version *v;
-    size_t n;
-    if (!store_connect(m->st, err, sizeof err) ||
-        !store_history(m->st, h->limit > 1000 ? 1000 : h->limit, &v, &n, err, sizeof err)) {
-        send_error(m->clients, id, idlen, 451, err);
-        return;
-    }
-    Bulwark__ConfigHistoryReply r = BULWARK__CONFIG_HISTORY_REPLY__INIT;
-    Bulwark__ConfigVersionInfo *infos = xcalloc(n ? n : 1, sizeof *infos);
-    Bulwark__ConfigVersionInfo **iv = xcalloc(n ? n : 1, sizeof *iv);
-    for (size_t i = 0; i < n; i++) {
-        bulwark__config_version_info__init(&infos[i]);
-        infos[i].version = v[i].version;
-        infos[i].author = v[i].author;
-        infos[i].created_ms = v[i].created_ms;
-        infos[i].comment = v[i].comment;
-        infos[i].change = v[i].changes;
-        iv[i] = &infos[i];
-    }
-    r.n_versions = n;
-    r.versions = iv;
-    packet p = BULWARK__PACKET__INIT;
-    p.body_case = BULWARK__PACKET__BODY_HISTORY;
-    p.history = &r;
-    if (zx_send_id(m->clients, id, idlen) == 0)
-        zx_send_packet(m->clients, &p, ZMQ_DONTWAIT);
-    for (size_t i = 0; i < n; i++)
-        store_version_free(&v[i]);
-    free(v);
-    free(infos);
-    free(iv);
+    to_db(m, CONFDB_GET, sock, id, idlen, peer, p);
 }
 
 static void on_status(master *m, const void *id, size_t idlen)
@@ -333,12 +158,15 @@ static void on_status(master *m, const void *id, size_t idlen)
     r.config_version = m->conf.version;
     r.uptime_ms = now_ms() - m->started_ms;
     r.zap_refused = m->zap ? zap_refused(m->zap) : 0;
+    r.db_connected = confdb_connected(m->db);
     dispatch_status(m->d, &r);
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_STATUS_REPLY;
     p.status_reply = &r;
-    if (zx_send_id(m->clients, id, idlen) == 0)
-        zx_send_packet(m->clients, &p, ZMQ_DONTWAIT);
+    zmq_msg_t body;
+    zmq_msg_init_size(&body, bulwark__packet__get_packed_size(&p));
+    bulwark__packet__pack(&p, zmq_msg_data(&body));
+    send_reply(m->clients, id, idlen, &body);
     dispatch_status_free(&r);
 }
 
@@ -394,13 +222,13 @@ static void client_input(master *m)
                 on_status(m, cid, clen);
                 break;
             case BULWARK__PACKET__BODY_CONFIG_GET:
-                on_config_get(m, m->clients, cid, clen, p->config_get);
+                on_config_get(m, m->clients, cid, clen, &p, peer_of(&body));
                 break;
             case BULWARK__PACKET__BODY_CONFIG_SET:
-                on_config_set(m, cid, clen, p->config_set, peer_of(&body));
+                to_db(m, CONFDB_SET, m->clients, cid, clen, peer_of(&body), &p);
                 break;
             case BULWARK__PACKET__BODY_CONFIG_HISTORY:
-                on_history(m, cid, clen, p->config_history);
+                to_db(m, CONFDB_HISTORY, m->clients, cid, clen, peer_of(&body), &p);
                 break;
             default:
                 dispatch_stats_mut(m->d)->bad_client++;
@@ -445,7 +273,7 @@ static void snapshot_input(master *m)
             break;
         packet *p = ok ? zx_decode(zmq_msg_data(&body), zmq_msg_size(&body)) : NULL;
         if (p && p->body_case == BULWARK__PACKET__BODY_CONFIG_GET) {
-            on_config_get(m, m->snap, zmq_msg_data(&id), zmq_msg_size(&id), p->config_get);
+            on_config_get(m, m->snap, zmq_msg_data(&id), zmq_msg_size(&id), &p, peer_of(&body));
         } else {
             dispatch_stats_mut(m->d)->bad_worker++;
             log_warn("event=bad_frame socket=snapshot peer=%s", peer_of(&id));
@@ -480,27 +308,6 @@ static void usage(FILE *f)
                "  -c FILE  configuration file (default /etc/bulwark/master.conf)\n"
                "  -t       check the configuration and keys, then exit\n"
                "  -V       print the version\n");
-}
-
-static void db_work(master *m)
-{
-    uint64_t now = mono_us();
-    char err[512];
-    if (!store_ok(m->st)) {
-        if (now < m->next_db_try_us)
-            return;
-        m->next_db_try_us = now + (uint64_t)params_int(m->cfg, "db_retry") * 1000;
-        if (!store_connect(m->st, err, sizeof err)) {
-            log_warn("event=db_unavailable error=\"%s\"", err);
-            return;
-        }
-        log_info("event=db_connected");
-        m->next_poll_us = 0;
-    }
-    if (now >= m->next_poll_us) {
-        m->next_poll_us = now + (uint64_t)params_int(m->cfg, "config_poll") * 1000;
-        conf_refresh(m);
-    }
 }
 
 int main(int argc, char **argv)
@@ -571,9 +378,9 @@ int main(int argc, char **argv)
     m.snap = bind_socket(&m, ZMQ_ROUTER, "snapshot_endpoint", k);
     daemon_drop_privileges(params_str(m.cfg, "user"));
     m.d = dispatch_new(m.clients, m.workers, m.cfg, m.master_id);
-    m.st = store_new(m.cfg);
+    store_library_init();
+    m.db = confdb_new(m.ctx, m.cfg);
     m.started_ms = now_ms();
-    db_work(&m);
 
     daemon_notify("READY=1\nSTATUS=dispatching");
     log_info("event=started master_id=%s version=%s curve=%s", m.master_id, BULWARK_VERSION,
@@ -586,16 +393,19 @@ int main(int argc, char **argv)
             {m.workers, 0, ZMQ_POLLIN, 0},
             {m.snap, 0, ZMQ_POLLIN, 0},
             {NULL, sigfd, ZMQ_POLLIN, 0},
+            {confdb_socket(m.db), 0, ZMQ_POLLIN, 0},
             {m.zap ? zap_socket(m.zap) : NULL, m.zap ? 0 : -1, ZMQ_POLLIN, 0},
         };
-        int nitems = m.zap ? 5 : 4;
+        int nitems = m.zap ? 6 : 5;
         int timeout = dispatch_next_tick_ms(m.d);
         if (timeout > 100)
             timeout = 100;
         if (zmq_poll(items, nitems, timeout) < 0 && zmq_errno() != EINTR)
             log_fatal("event=poll error=\"%s\"", zmq_strerror(zmq_errno()));
-        if (m.zap && (items[4].revents & ZMQ_POLLIN))
+        if (m.zap && (items[5].revents & ZMQ_POLLIN))
             zap_handle(m.zap);
+        if (items[4].revents & ZMQ_POLLIN)
+            db_input(&m);
         if (items[1].revents & ZMQ_POLLIN)
             worker_input(&m);
         if (items[0].revents & ZMQ_POLLIN)
@@ -618,7 +428,6 @@ int main(int argc, char **argv)
             }
         }
         dispatch_tick(m.d);
-        db_work(&m);
         uint64_t now = mono_us();
         if (wd_us && now >= next_wd) {
             daemon_notify("WATCHDOG=1");
@@ -638,7 +447,7 @@ int main(int argc, char **argv)
              (unsigned long long)s->received, (unsigned long long)s->answered,
              (unsigned long long)s->redispatched, (unsigned long long)s->expired);
     dispatch_destroy(&m.d);
-    store_destroy(&m.st);
+    confdb_destroy(&m.db);
     conf_clear(&m.conf);
     zmq_close(m.clients);
     zmq_close(m.workers);

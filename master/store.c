@@ -249,37 +249,49 @@ bool store_get_version(store *s, uint64_t version, store_version *out, char *err
     return row != NULL;
 }
 
-bool store_add_version(store *s, uint64_t base, const char *author, const char *comment,
-                       const char *changes, const char *content, uint64_t *out, char *err,
-                       size_t errlen)
+bool store_change_begin(store *s, store_version *cur, char *err, size_t errlen)
 {
+    memset(cur, 0, sizeof *cur);
     if (!s->db)
-        return fail(s, "add version", err, errlen);
+        return fail(s, "change config", err, errlen);
     if (!exec(s, "START TRANSACTION", err, errlen))
         return false;
-    uint64_t cur = 0;
-    if (mysql_query(s->db, "SELECT COALESCE(MAX(version), 0) FROM config_version FOR UPDATE") != 0) {
-        fail(s, "add version", err, errlen);
-        goto rollback;
+    /* FOR UPDATE on the newest row (or the gap above it): two masters changing the
+     * configuration at once are serialised here, and the second sees the first. */
+    if (mysql_query(s->db, "SELECT " VERSION_COLS ", content FROM config_version"
+                           " ORDER BY version DESC LIMIT 1 FOR UPDATE") != 0) {
+        fail(s, "change config", err, errlen);
+        store_change_rollback(s);
+        return false;
     }
     MYSQL_RES *r = mysql_store_result(s->db);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    cur = row && row[0] ? strtoull(row[0], NULL, 10) : 0;
-    if (r)
-        mysql_free_result(r);
-    if (base && base != cur) {
-        snprintf(err, errlen, "configuration changed meanwhile: version is %llu, not %llu",
-                 (unsigned long long)cur, (unsigned long long)base);
-        goto rollback;
+    if (!r) {
+        fail(s, "change config", err, errlen);
+        store_change_rollback(s);
+        return false;
     }
+    MYSQL_ROW row = mysql_fetch_row(r);
+    if (row)
+        fill_version(row, cur);
+    mysql_free_result(r);
+    if (!cur->content)
+        cur->content = xstrdup("");
+    return true;
+}
+
+bool store_change_insert(store *s, uint64_t version, const char *author, const char *comment,
+                         const char *changes, const char *content, char *err, size_t errlen)
+{
+    if (!s->db)
+        return fail(s, "insert version", err, errlen);
     MYSQL_STMT *st = mysql_stmt_init(s->db);
     const char *sql = "INSERT INTO config_version (version, author, comment, changes, content)"
                       " VALUES (?, ?, ?, ?, ?)";
-    unsigned long long next = cur + 1;
+    unsigned long long v = version;
     MYSQL_BIND b[5];
     memset(b, 0, sizeof b);
     b[0].buffer_type = MYSQL_TYPE_LONGLONG;
-    b[0].buffer = &next;
+    b[0].buffer = &v;
     b[0].is_unsigned = 1;
     const char *vals[4] = {author, comment, changes, content};
     unsigned long lens[4];
@@ -296,16 +308,45 @@ bool store_add_version(store *s, uint64_t base, const char *author, const char *
         snprintf(err, errlen, "insert version: %s", st ? mysql_stmt_error(st) : "no statement");
     if (st)
         mysql_stmt_close(st);
-    if (!ok)
-        goto rollback;
-    if (mysql_query(s->db, "COMMIT") != 0)
+    return ok;
+}
+
+bool store_change_commit(store *s, char *err, size_t errlen)
+{
+    if (!s->db || mysql_query(s->db, "COMMIT") != 0)
         return fail(s, "commit", err, errlen);
-    *out = next;
     return true;
-rollback:
+}
+
+void store_change_rollback(store *s)
+{
     if (s->db)
         mysql_query(s->db, "ROLLBACK");
-    return false;
+}
+
+bool store_add_version(store *s, uint64_t base, const char *author, const char *comment,
+                       const char *changes, const char *content, uint64_t *out, char *err,
+                       size_t errlen)
+{
+    store_version cur;
+    if (!store_change_begin(s, &cur, err, errlen))
+        return false;
+    uint64_t have = cur.version;
+    store_version_free(&cur);
+    if (base && base != have) {
+        snprintf(err, errlen, "configuration changed meanwhile: version is %llu, not %llu",
+                 (unsigned long long)have, (unsigned long long)base);
+        store_change_rollback(s);
+        return false;
+    }
+    if (!store_change_insert(s, have + 1, author, comment, changes, content, err, errlen)) {
+        store_change_rollback(s);
+        return false;
+    }
+    if (!store_change_commit(s, err, errlen))
+        return false;
+    *out = have + 1;
+    return true;
 }
 
 bool store_history(store *s, unsigned limit, store_version **out, size_t *n, char *err,
@@ -331,6 +372,12 @@ bool store_history(store *s, unsigned limit, store_version **out, size_t *n, cha
         fill_version(row, &(*out)[(*n)++]);
     mysql_free_result(r);
     return true;
+}
+
+void store_library_init(void)
+{
+    if (mysql_library_init(0, NULL, NULL) != 0)
+        log_fatal("event=mysql_library_init error=\"failed\"");
 }
 
 void store_library_end(void)

@@ -493,13 +493,13 @@ static int cmd_status(ctl *c, int argc, char **argv)
                    ",\"config_version\":%llu,\"queue_depth\":%u,\"in_flight\":%u,\"uptime_ms\":%llu,"
                    "\"jobs_received\":%llu,\"jobs_answered\":%llu,\"jobs_redispatched\":%llu,"
                    "\"jobs_expired\":%llu,\"results_dropped\":%llu,\"bad_frames_client\":%llu,"
-                   "\"bad_frames_worker\":%llu,\"zap_refused\":%llu,\"nodes\":[",
+                   "\"bad_frames_worker\":%llu,\"zap_refused\":%llu,\"db_connected\":%s,\"nodes\":[",
                    (unsigned long long)r->config_version, r->queue_depth, r->in_flight,
                    (unsigned long long)r->uptime_ms, (unsigned long long)r->jobs_received,
                    (unsigned long long)r->jobs_answered, (unsigned long long)r->jobs_redispatched,
                    (unsigned long long)r->jobs_expired, (unsigned long long)r->results_dropped,
                    (unsigned long long)r->bad_frames_client, (unsigned long long)r->bad_frames_worker,
-                   (unsigned long long)r->zap_refused);
+                   (unsigned long long)r->zap_refused, r->db_connected ? "true" : "false");
         for (size_t i = 0; i < r->n_nodes; i++) {
             const Bulwark__NodeStatus *n = r->nodes[i];
             buf_puts(&b, i ? ",{\"node\":" : "{\"node\":");
@@ -516,9 +516,10 @@ static int cmd_status(ctl *c, int argc, char **argv)
         }
         buf_puts(&b, "]}\n");
     } else {
-        buf_printf(&b, "master %s  config version %llu  up %llus  queue %u  in flight %u\n",
+        buf_printf(&b, "master %s  config version %llu  up %llus  queue %u  in flight %u  database %s\n",
                    r->master_id, (unsigned long long)r->config_version,
-                   (unsigned long long)(r->uptime_ms / 1000), r->queue_depth, r->in_flight);
+                   (unsigned long long)(r->uptime_ms / 1000), r->queue_depth, r->in_flight,
+                   r->db_connected ? "connected" : "UNAVAILABLE");
         buf_printf(&b,
                    "jobs: received %llu answered %llu redispatched %llu expired %llu  "
                    "dropped results %llu  bad frames client %llu worker %llu  refused keys %llu\n\n",

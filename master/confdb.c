@@ -1,0 +1,481 @@
+/* confdb.c - the thread that owns the master's database connection.
+ *
+ * The loop waits on its end of an inproc PAIR for jobs (pointers to confdb_job)
+ * with a timeout that is the next config poll. A config change is made inside one
+ * transaction on top of the newest stored version, not on the master's cached copy,
+ * so two masters changing settings at once cannot lose each other's change; the
+ * audit line ("key: old -> new") is computed there too. The poll creates version 1
+ * on an empty database and hands back every version newer than the last it saw.
+ * A lost connection is retried every db_retry; requests meanwhile get 451. */
+#include "confdb.h"
+#include "log.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFDB_EP "inproc://bulwark-confdb"
+#define CONFDB_MAX_JOBS 256
+
+struct confdb {
+    void *main_end, *thread_end;
+    pthread_t thread;
+    store *st;
+    uint64_t retry_us, poll_us;
+    uint64_t next_connect_us, next_poll_us;
+    uint64_t seen_version; /* newest version handed to the main thread */
+    atomic_int jobs;
+    atomic_bool connected;
+};
+
+/* ---- packing -------------------------------------------------------------------- */
+
+static void pack(const packet *p, zmq_msg_t *out)
+{
+    zmq_msg_init_size(out, bulwark__packet__get_packed_size(p));
+    bulwark__packet__pack(p, zmq_msg_data(out));
+}
+
+void conf_pack_snapshot(uint64_t version, const char *author, const char *comment,
+                        uint64_t created_ms, const params *p, zmq_msg_t *out)
+{
+    size_t n = 0, cap = 64;
+    Bulwark__ConfigEntry *e = xcalloc(cap, sizeof *e);
+    const char *k, *v;
+    for (size_t it = 0; params_next_set(p, &it, &k, &v);) {
+        if (n == cap)
+            e = xrealloc(e, (cap *= 2) * sizeof *e);
+        bulwark__config_entry__init(&e[n]);
+        e[n].key = (char *)k;
+        e[n].value = (char *)v;
+        n++;
+    }
+    Bulwark__ConfigEntry **ev = xcalloc(n ? n : 1, sizeof *ev);
+    for (size_t i = 0; i < n; i++)
+        ev[i] = &e[i];
+    Bulwark__ConfigSnapshot s = BULWARK__CONFIG_SNAPSHOT__INIT;
+    s.version = version;
+    s.author = (char *)(author ? author : "");
+    s.comment = (char *)(comment ? comment : "");
+    s.created_ms = created_ms;
+    s.entries = ev;
+    s.n_entries = n;
+    packet pk = BULWARK__PACKET__INIT;
+    pk.body_case = BULWARK__PACKET__BODY_SNAPSHOT;
+    pk.snapshot = &s;
+    pack(&pk, out);
+    free(ev);
+    free(e);
+}
+
+void conf_pack_error(uint32_t code, const char *text, zmq_msg_t *out)
+{
+    Bulwark__Error e = BULWARK__ERROR__INIT;
+    e.code = code;
+    e.text = (char *)text;
+    packet p = BULWARK__PACKET__INIT;
+    p.body_case = BULWARK__PACKET__BODY_ERROR;
+    p.error = &e;
+    pack(&p, out);
+}
+
+params *conf_parse(const store_version *v, char *err, size_t errlen)
+{
+    char origin[64];
+    snprintf(origin, sizeof origin, "config version %llu", (unsigned long long)v->version);
+    params *p = params_new(&params_cluster);
+    const char *c = v->content ? v->content : "";
+    if (!params_load_text(p, origin, c, strlen(c), err, errlen))
+        params_destroy(&p);
+    return p;
+}
+
+static void reply_snapshot(confdb_job *j, const store_version *v, const params *p)
+{
+    conf_pack_snapshot(v->version, v->author, v->comment, v->created_ms, p, &j->reply);
+    j->has_reply = true;
+}
+
+static void reply_error(confdb_job *j, uint32_t code, const char *text)
+{
+    conf_pack_error(code, text, &j->reply);
+    j->has_reply = true;
+}
+
+static store_version *version_dup(const store_version *v)
+{
+    store_version *c = xcalloc(1, sizeof *c);
+    c->version = v->version;
+    c->created_ms = v->created_ms;
+    c->author = xstrdup(v->author ? v->author : "");
+    c->comment = xstrdup(v->comment ? v->comment : "");
+    c->changes = xstrdup(v->changes ? v->changes : "");
+    c->content = xstrdup(v->content ? v->content : "");
+    return c;
+}
+
+/* ---- configuration text ------------------------------------------------------------ */
+
+static char *conf_content(const params *p)
+{
+    buf_t b = {0};
+    const char *k, *v;
+    buf_puts(&b, "");
+    for (size_t it = 0; params_next_set(p, &it, &k, &v);)
+        buf_printf(&b, "%s = %s\n", k, v);
+    return b.data;
+}
+
+/* The explicitly set value of key in p, or "" (default). */
+static const char *set_value(const params *p, const char *key)
+{
+    const char *k, *v;
+    for (size_t it = 0; params_next_set(p, &it, &k, &v);)
+        if (strcmp(k, key) == 0)
+            return v;
+    return "";
+}
+
+/* "key: old -> new" for every parameter whose value differs between a and b. */
+static char *conf_diff(const params *a, const params *b)
+{
+    buf_t out = {0};
+    buf_puts(&out, "");
+    const param_table *t = params_table(a);
+    for (size_t i = 0; i < t->n; i++) {
+        const char *k = t->defs[i].name, *x = params_str(a, k), *y = params_str(b, k);
+        if (strcmp(x, y) != 0)
+            buf_printf(&out, "%s: %s -> %s\n", k, *x ? x : "(empty)", *y ? y : "(empty)");
+    }
+    const char *k, *v;
+    for (size_t it = t->n; params_next_set(a, &it, &k, &v);) { /* score.* in a */
+        const char *nv = set_value(b, k);
+        if (strcmp(v, nv) != 0)
+            buf_printf(&out, "%s: %s -> %s\n", k, v, *nv ? nv : "(default)");
+    }
+    for (size_t it = t->n; params_next_set(b, &it, &k, &v);)
+        if (!*set_value(a, k))
+            buf_printf(&out, "%s: (default) -> %s\n", k, v);
+    return out.data;
+}
+
+/* ---- the thread's work ----------------------------------------------------------------- */
+
+static bool ensure_connected(confdb *db, char *err, size_t errlen)
+{
+    if (store_ok(db->st))
+        return true;
+    uint64_t now = mono_us();
+    bool ok = store_connect(db->st, err, errlen);
+    db->next_connect_us = now + db->retry_us;
+    atomic_store(&db->connected, ok);
+    if (ok) {
+        log_info("event=db_connected");
+        db->next_poll_us = 0;
+    }
+    return ok;
+}
+
+static void do_set(confdb *db, confdb_job *j)
+{
+    const Bulwark__ConfigSet *cs = j->req->config_set;
+    char err[400], why[512];
+    store_version cur;
+    if (!ensure_connected(db, err, sizeof err) || !store_change_begin(db->st, &cur, err, sizeof err)) {
+        log_warn("event=config_set_failed error=\"%s\"", err);
+        reply_error(j, 451, err);
+        return;
+    }
+    params *old = conf_parse(&cur, err, sizeof err), *np = NULL;
+    char *changes = NULL, *content = NULL, *author = NULL;
+    uint32_t code = 0;
+    if (!old) {
+        code = 500;
+        snprintf(why, sizeof why, "stored configuration unreadable: %s", err);
+        goto done;
+    }
+    if (cs->base_version && cs->base_version != cur.version) {
+        code = 409;
+        snprintf(why, sizeof why, "configuration changed meanwhile: version is %llu, not %llu",
+                 (unsigned long long)cur.version, (unsigned long long)cs->base_version);
+        goto done;
+    }
+    np = params_dup(old);
+    for (size_t i = 0; i < cs->n_set && !code; i++) {
+        const char *k = cs->set[i]->key, *v = cs->set[i]->value;
+        if (!k || !v || !params_set(np, k, v, why, sizeof why))
+            code = 400;
+    }
+    for (size_t i = 0; i < cs->n_unset && !code; i++) {
+        if (!params_unset(np, cs->unset[i])) {
+            code = 400;
+            snprintf(why, sizeof why, "unknown parameter '%s'", cs->unset[i]);
+        }
+    }
+    if (code)
+        goto done;
+    changes = conf_diff(old, np);
+    if (!*changes) { /* nothing changes: no new version, answer with the current one */
+        store_change_rollback(db->st);
+        reply_snapshot(j, &cur, old);
+        goto out;
+    }
+    content = conf_content(np);
+    author = xasprintf("%s (key %s)", cs->author && *cs->author ? cs->author : "?", j->peer);
+    const char *comment = cs->comment ? cs->comment : "";
+    if (!store_change_insert(db->st, cur.version + 1, author, comment, changes, content, err,
+                             sizeof err) ||
+        !store_change_commit(db->st, err, sizeof err)) {
+        store_change_rollback(db->st);
+        atomic_store(&db->connected, store_ok(db->st));
+        log_warn("event=config_set_failed error=\"%s\"", err);
+        reply_error(j, 451, err);
+        goto out;
+    }
+    store_version nv = {cur.version + 1, now_ms(), author, (char *)comment, changes, content};
+    log_info("event=config_set version=%llu author=\"%s\"", (unsigned long long)nv.version, author);
+    reply_snapshot(j, &nv, np);
+    j->installed = version_dup(&nv);
+    if (nv.version > db->seen_version)
+        db->seen_version = nv.version;
+    goto out;
+done:
+    store_change_rollback(db->st);
+    log_info("event=config_set_refused code=%u reason=\"%s\"", code, why);
+    reply_error(j, code, why);
+out:
+    params_destroy(&old);
+    params_destroy(&np);
+    free(changes);
+    free(content);
+    free(author);
+    store_version_free(&cur);
+}
+
+static void do_get(confdb *db, confdb_job *j)
+{
+    char err[512];
+    store_version v;
+    uint64_t want = j->req->config_get ? j->req->config_get->version : 0;
+    if (!ensure_connected(db, err, sizeof err) ||
+        !store_get_version(db->st, want, &v, err, sizeof err)) {
+        atomic_store(&db->connected, store_ok(db->st));
+        reply_error(j, strstr(err, "not found") ? 404 : 451, err);
+        return;
+    }
+    params *p = conf_parse(&v, err, sizeof err);
+    if (p)
+        reply_snapshot(j, &v, p);
+    else
+        reply_error(j, 500, err);
+    params_destroy(&p);
+    store_version_free(&v);
+}
+
+static void do_history(confdb *db, confdb_job *j)
+{
+    char err[512];
+    store_version *v;
+    size_t n;
+    unsigned limit = j->req->config_history->limit;
+    if (!ensure_connected(db, err, sizeof err) ||
+        !store_history(db->st, limit > 1000 ? 1000 : limit, &v, &n, err, sizeof err)) {
+        atomic_store(&db->connected, store_ok(db->st));
+        reply_error(j, 451, err);
+        return;
+    }
+    Bulwark__ConfigHistoryReply r = BULWARK__CONFIG_HISTORY_REPLY__INIT;
+    Bulwark__ConfigVersionInfo *infos = xcalloc(n ? n : 1, sizeof *infos);
+    Bulwark__ConfigVersionInfo **iv = xcalloc(n ? n : 1, sizeof *iv);
+    for (size_t i = 0; i < n; i++) {
+        bulwark__config_version_info__init(&infos[i]);
+        infos[i].version = v[i].version;
+        infos[i].author = v[i].author;
+        infos[i].created_ms = v[i].created_ms;
+        infos[i].comment = v[i].comment;
+        infos[i].change = v[i].changes;
+        iv[i] = &infos[i];
+    }
+    r.n_versions = n;
+    r.versions = iv;
+    packet p = BULWARK__PACKET__INIT;
+    p.body_case = BULWARK__PACKET__BODY_HISTORY;
+    p.history = &r;
+    pack(&p, &j->reply);
+    j->has_reply = true;
+    for (size_t i = 0; i < n; i++)
+        store_version_free(&v[i]);
+    free(v);
+    free(infos);
+    free(iv);
+}
+
+static void send_job(void *sock, confdb_job *j)
+{
+    if (zmq_send(sock, &j, sizeof j, 0) != (int)sizeof j)
+        log_panic("event=confdb_send error=\"%s\"", zmq_strerror(zmq_errno()));
+}
+
+/* Hands the main thread any version newer than the last it got; creates version 1
+ * on an empty database so every node always runs a numbered generation. */
+static void poll_versions(confdb *db)
+{
+    char err[512];
+    uint64_t latest;
+    if (!store_latest_version(db->st, &latest, err, sizeof err)) {
+        atomic_store(&db->connected, store_ok(db->st));
+        log_warn("event=db_error op=latest_version error=\"%s\"", err);
+        return;
+    }
+    if (latest == 0) {
+        if (!store_add_version(db->st, 0, "bulwark-master", "initial configuration (defaults)", "",
+                               "", &latest, err, sizeof err)) {
+            log_warn("event=db_error op=initial_version error=\"%s\"", err);
+            return;
+        }
+    }
+    if (latest <= db->seen_version)
+        return;
+    store_version v;
+    if (!store_get_version(db->st, latest, &v, err, sizeof err)) {
+        log_warn("event=db_error op=get_version error=\"%s\"", err);
+        return;
+    }
+    confdb_job *j = xcalloc(1, sizeof *j);
+    j->kind = CONFDB_VERSION;
+    j->installed = version_dup(&v);
+    store_version_free(&v);
+    db->seen_version = latest;
+    atomic_fetch_add(&db->jobs, 1);
+    send_job(db->thread_end, j);
+}
+
+static void *confdb_main(void *arg)
+{
+    confdb *db = arg;
+    char err[512];
+    for (;;) {
+        uint64_t now = mono_us();
+        if (!store_ok(db->st) && now >= db->next_connect_us && !ensure_connected(db, err, sizeof err))
+            log_warn("event=db_unavailable error=\"%s\"", err);
+        if (store_ok(db->st) && now >= db->next_poll_us) {
+            db->next_poll_us = now + db->poll_us;
+            poll_versions(db);
+        }
+        now = mono_us();
+        uint64_t next = store_ok(db->st) ? db->next_poll_us : db->next_connect_us;
+        long wait_ms = next > now ? (long)((next - now) / 1000) + 1 : 0;
+        zmq_pollitem_t it = {db->thread_end, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, wait_ms) <= 0)
+            continue;
+        confdb_job *j;
+        if (zmq_recv(db->thread_end, &j, sizeof j, 0) != (int)sizeof j)
+            continue;
+        if (!j) /* stop */
+            break;
+        switch (j->kind) {
+        case CONFDB_SET: do_set(db, j); break;
+        case CONFDB_GET: do_get(db, j); break;
+        case CONFDB_HISTORY: do_history(db, j); break;
+        case CONFDB_VERSION: break;
+        }
+        send_job(db->thread_end, j);
+    }
+    store_destroy(&db->st);
+    return NULL;
+}
+
+/* ---- the main thread's side -------------------------------------------------------------- */
+
+confdb *confdb_new(void *ctx, const params *cfg)
+{
+    confdb *db = xcalloc(1, sizeof *db);
+    db->retry_us = (uint64_t)params_int(cfg, "db_retry") * 1000;
+    db->poll_us = (uint64_t)params_int(cfg, "config_poll") * 1000;
+    db->st = store_new(cfg);
+    db->main_end = zx_socket(ctx, ZMQ_PAIR, 0);
+    db->thread_end = zx_socket(ctx, ZMQ_PAIR, 0);
+    if (zmq_bind(db->thread_end, CONFDB_EP) != 0 || zmq_connect(db->main_end, CONFDB_EP) != 0)
+        log_fatal("event=confdb_socket error=\"%s\"", zmq_strerror(zmq_errno()));
+    if (pthread_create(&db->thread, NULL, confdb_main, db) != 0)
+        log_fatal("event=thread_create error=\"confdb\"");
+    return db;
+}
+
+void confdb_destroy(confdb **dbp)
+{
+    confdb *db = *dbp;
+    if (!db)
+        return;
+    confdb_job *stop = NULL;
+    zmq_send(db->main_end, &stop, sizeof stop, 0);
+    pthread_join(db->thread, NULL);
+    confdb_job *j;
+    while ((j = confdb_recv(db)))
+        confdb_job_free(&j);
+    /* Jobs the thread never took are lost with the socket; their requesters time out. */
+    zmq_close(db->main_end);
+    zmq_close(db->thread_end);
+    free(db);
+    *dbp = NULL;
+}
+
+void *confdb_socket(confdb *db)
+{
+    return db->main_end;
+}
+
+bool confdb_connected(const confdb *db)
+{
+    return atomic_load(&((confdb *)db)->connected);
+}
+
+confdb_job *confdb_job_new(confdb_kind kind, void *reply_sock, const void *id, size_t idlen,
+                           const char *peer, packet *req)
+{
+    confdb_job *j = xcalloc(1, sizeof *j);
+    j->kind = kind;
+    j->reply_sock = reply_sock;
+    j->idlen = idlen > sizeof j->id ? sizeof j->id : idlen;
+    memcpy(j->id, id, j->idlen);
+    snprintf(j->peer, sizeof j->peer, "%s", peer ? peer : "");
+    j->req = req;
+    return j;
+}
+
+bool confdb_submit(confdb *db, confdb_job *j)
+{
+    if (atomic_load(&db->jobs) >= CONFDB_MAX_JOBS)
+        return false;
+    atomic_fetch_add(&db->jobs, 1);
+    send_job(db->main_end, j);
+    return true;
+}
+
+confdb_job *confdb_recv(confdb *db)
+{
+    confdb_job *j;
+    if (zmq_recv(db->main_end, &j, sizeof j, ZMQ_DONTWAIT) != (int)sizeof j)
+        return NULL;
+    atomic_fetch_sub(&db->jobs, 1);
+    return j;
+}
+
+void confdb_job_free(confdb_job **jp)
+{
+    confdb_job *j = *jp;
+    if (!j)
+        return;
+    zx_packet_free(&j->req);
+    if (j->has_reply)
+        zmq_msg_close(&j->reply);
+    if (j->installed) {
+        store_version_free(j->installed);
+        free(j->installed);
+    }
+    free(j);
+    *jp = NULL;
+}
