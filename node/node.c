@@ -378,6 +378,17 @@ static void feed_workers(node *n)
     }
 }
 
+/* Takes a job frame into the node's queue (the caller checked there is room). */
+static void queue_job(node *n, zmq_msg_t *m)
+{
+    n->in_node++;
+    uint32_t slot = (n->qhead + n->qlen) % n->capacity;
+    zmq_msg_init(&n->queue[slot]);
+    zmq_msg_move(&n->queue[slot], m);
+    n->qlen++;
+    zmq_msg_close(m);
+}
+
 static void master_input(node *n)
 {
     for (int i = 0; i < 512; i++) {
@@ -389,6 +400,14 @@ static void master_input(node *n)
         }
         n->last_master_us = mono_us();
         n->reconnect_ivl_us = 0;
+        /* Fast path: a frame that starts with Packet field 1 (job) goes to a worker
+         * undecoded; the worker decodes it anyway, and one decode of a large message
+         * per job is enough. A worker that cannot decode it returns the credit. */
+        const uint8_t *raw = zmq_msg_data(&m);
+        if (!zmq_msg_more(&m) && zmq_msg_size(&m) > 0 && raw[0] == 0x0a && n->qlen < n->capacity) {
+            queue_job(n, &m);
+            continue;
+        }
         packet *p = zmq_msg_more(&m) ? NULL : zx_decode(zmq_msg_data(&m), zmq_msg_size(&m));
         if (zmq_msg_more(&m))
             zx_drain(n->master);
@@ -413,12 +432,7 @@ static void master_input(node *n)
                 zmq_msg_close(&m);
                 break;
             }
-            n->in_node++;
-            uint32_t slot = (n->qhead + n->qlen) % n->capacity;
-            zmq_msg_init(&n->queue[slot]);
-            zmq_msg_move(&n->queue[slot], &m);
-            n->qlen++;
-            zmq_msg_close(&m);
+            queue_job(n, &m);
             break;
         case BULWARK__PACKET__BODY_HEARTBEAT: {
             uint64_t want = p->heartbeat->config_version, have = current_version(n);

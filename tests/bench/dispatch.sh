@@ -9,7 +9,8 @@
 #      client -> master -> worker -> master -> client, p50/p99 (the latency the cluster
 #      adds to a scan);
 #   3. a real bulwark-node (N worker threads sharing one connection) instead of the
-#      null workers: jobs/s with the pipeline of the day;
+#      null workers: jobs/s with the pipeline of the day; and N nodes of one worker
+#      each (one connection per worker), to weigh the shared connection;
 # each with CURVE off and on, and, for comparison, the same messages scanned by the
 # pipeline in-process (what `bulwarkctl scan --local` does), single thread.
 # Messages: 10 KB RFC 5322 messages generated here. Prints a table and one JSON line
@@ -74,11 +75,11 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 
-for k in master ctl node bench0 bench1 bench2 bench3 bench4 bench5 bench6 bench7; do
+for k in master ctl bench0 $(for i in $(seq 8); do echo "node$i"; done); do
     "$CTL" keygen --dir "$TMP/keys" "$k" >/dev/null
 done
 : >"$TMP/keys/allowed"
-for k in ctl node bench0; do
+for k in ctl bench0 $(for i in $(seq 8); do echo "node$i"; done); do
     echo "$k $(sed -n 's/^public = //p' "$TMP/keys/$k.pub")" >>"$TMP/keys/allowed"
 done
 
@@ -104,21 +105,25 @@ EOF
     sleep 0.3
 }
 
-start_node() { # curve
-    cat >"$TMP/node.conf" <<EOF
-node_id = bench-node
+start_node() { # curve processes workers-each: N bulwark-node processes, one connection each
+    WORKERS_PID=""
+    local i
+    for i in $(seq "$2"); do
+        cat >"$TMP/node$i.conf" <<EOF
+node_id = bench-node$i
 master_worker_endpoint = tcp://127.0.0.1:$WP
 master_publish_endpoint = tcp://127.0.0.1:$PP
 master_snapshot_endpoint = tcp://127.0.0.1:$SP
 curve_enable = $1
-curve_secret_key = $TMP/keys/node.key
+curve_secret_key = $TMP/keys/node$i.key
 curve_server_key = $TMP/keys/master.pub
-workers = $NODE_WORKERS
+workers = $3
 log_level = warn
 EOF
-    "$NODE" -c "$TMP/node.conf" 2>>"$TMP/logs/node.log" &
-    WORKERS_PID=$!
-    PIDS+=($WORKERS_PID)
+        "$NODE" -c "$TMP/node$i.conf" 2>>"$TMP/logs/node.log" &
+        WORKERS_PID="$WORKERS_PID $!"
+        PIDS+=($!)
+    done
 }
 
 start_null_workers() { # curve
@@ -129,7 +134,7 @@ start_null_workers() { # curve
     PIDS+=($WORKERS_PID)
 }
 
-stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+stop_pid() { local p; for p in $1; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 
 client() { # curve mode args...
     local curve=$1; shift
@@ -141,10 +146,10 @@ client() { # curve mode args...
 field() { /usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 RESULTS=()
-run() { # label curve workers-kind
+run() { # label curve workers-kind [processes workers-each]
     local label=$1 curve=$2 kind=$3
     start_master "$curve"
-    if [[ $kind == null ]]; then start_null_workers "$curve"; else start_node "$curve"; fi
+    if [[ $kind == null ]]; then start_null_workers "$curve"; else start_node "$curve" "$4" "$5"; fi
     local tp lat=""
     tp=$(client "$curve" window "$WINDOW" "$JOBS")
     [[ $kind == null ]] && lat=$(client "$curve" rate 1000 "$SECS")
@@ -161,8 +166,9 @@ LOCAL=$("$BENCH" local "$TMP/msgs" 50)
 echo "# local pipeline: $LOCAL"
 run "null workers, CURVE off" no null
 run "null workers, CURVE on" yes null
-run "bulwark-node x$NODE_WORKERS, CURVE off" no node
-run "bulwark-node x$NODE_WORKERS, CURVE on" yes node
+run "1 node x $NODE_WORKERS workers, CURVE off" no node 1 "$NODE_WORKERS"
+run "1 node x $NODE_WORKERS workers, CURVE on" yes node 1 "$NODE_WORKERS"
+run "$NODE_WORKERS nodes x 1 worker, CURVE on" yes node "$NODE_WORKERS" 1
 
 echo
 printf '%-40s %10s %10s %10s %10s\n' "run" "jobs/s" "p50 ms" "p99 ms" "tempfail"
