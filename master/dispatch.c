@@ -59,6 +59,7 @@ struct dispatch {
     uint64_t attempt_us;
     uint32_t max_attempts;
     size_t queue_max;
+    int64_t deadline_max_ms;
     uint64_t config_version;
     bool accepting;
 
@@ -123,6 +124,7 @@ dispatch *dispatch_new(void *client_sock, void *worker_sock, const params *cfg,
     d->attempt_us = (uint64_t)params_int(cfg, "attempt_timeout") * 1000;
     d->max_attempts = (uint32_t)params_int(cfg, "max_attempts");
     d->queue_max = (size_t)params_int(cfg, "queue_max");
+    d->deadline_max_ms = params_int(cfg, "deadline_max");
     d->accepting = true;
     d->jobs = dict_new();
     d->by_id = dict_new();
@@ -412,8 +414,10 @@ void dispatch_worker(dispatch *d, const void *wid, size_t wid_len, zmq_msg_t *fr
             remove_worker(d, w, "node_bye");
             break;
         }
-        w->draining = true;
-        log_info("event=node_draining node=%s handback=%zu", w->node_id, p->bye->n_handback);
+        if (!p->bye->stay) {
+            w->draining = true;
+            log_info("event=node_draining node=%s handback=%zu", w->node_id, p->bye->n_handback);
+        }
         for (size_t i = 0; i < p->bye->n_handback; i++) {
             job *j = dict_get(d->jobs, p->bye->handback[i]);
             if (j && j->w == w) {
@@ -473,6 +477,8 @@ void dispatch_job(dispatch *d, const void *client, size_t client_len, zmq_msg_t 
     int64_t left_ms = sj->deadline_ms ? (int64_t)(sj->deadline_ms - wall) : 60000;
     if (left_ms < 0)
         left_ms = 0;
+    if (left_ms > d->deadline_max_ms)
+        left_ms = d->deadline_max_ms;
     j->deadline_us = now + (uint64_t)left_ms * 1000;
     dict_set(d->jobs, j->id, j);
     j->aprev = d->all_tail;

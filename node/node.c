@@ -62,6 +62,9 @@ typedef struct {
     void *master, *sub, *snap, *inproc, *monitor;
     int monitor_seq;
     bool hello_sent;
+    uint64_t hello_us;          /* when the last Hello went out */
+    uint64_t disconnects;       /* since the last successful handshake */
+    uint64_t next_disconnect_log_us;
     uint64_t last_master_us, next_hb_us, reconnect_at_us, reconnect_ivl_us;
     uint64_t snapshot_asked_us;
     uint64_t hb_us, reconnect_max_us;
@@ -174,6 +177,7 @@ static void send_hello(node *n)
     p.hello = &h;
     send_master(n, &p);
     n->hello_sent = true;
+    n->hello_us = mono_us();
     log_info("event=hello credit=%u config_version=%llu", h.credit, (unsigned long long)h.config_version);
 }
 
@@ -268,10 +272,24 @@ static void monitor_input(node *n)
                       ep, val, n->mine.public_z85);
         else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
             log_error("event=handshake_failed endpoint=%s code=%u hint=\"curve settings differ?\"", ep, val);
-        else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             log_info("event=master_connected endpoint=%s", ep);
-        else if (ev == ZMQ_EVENT_DISCONNECTED)
-            log_warn("event=master_disconnected endpoint=%s", ep);
+            n->disconnects = 0;
+        } else if (ev == ZMQ_EVENT_DISCONNECTED) {
+            /* A master that cannot decrypt our handshake (wrong curve_server_key) just
+             * closes the connection, and ZeroMQ retries at once: log the first
+             * disconnect, then one line a minute with the count. */
+            uint64_t now = mono_us();
+            if (n->disconnects++ == 0 || now >= n->next_disconnect_log_us) {
+                log_warn("event=master_disconnected endpoint=%s count=%llu%s", ep,
+                         (unsigned long long)n->disconnects,
+                         n->disconnects > 1 ? " hint=\"no handshake completes: is curve_server_key "
+                                              "the master's public key, and curve_enable the same "
+                                              "on both sides?\""
+                                            : "");
+                n->next_disconnect_log_us = now + 60000000;
+            }
+        }
         zmq_msg_close(&a);
         zmq_msg_close(&b);
     }
@@ -422,6 +440,7 @@ static void master_input(node *n)
                 Bulwark__Bye b = BULWARK__BYE__INIT;
                 char *ids[1] = {p->job->job_id};
                 b.reason = "over capacity";
+                b.stay = true;
                 b.n_handback = 1;
                 b.handback = ids;
                 packet bp = BULWARK__PACKET__INIT;
@@ -446,6 +465,13 @@ static void master_input(node *n)
             break;
         }
         case BULWARK__PACKET__BODY_BYE:
+            /* A master that restarted answers each message it gets before our Hello
+             * with a Bye; those were sent before it saw the Hello already on its way,
+             * and a second Hello would take back the jobs given since. */
+            if (n->hello_sent && mono_us() - n->hello_us < n->hb_us) {
+                zmq_msg_close(&m);
+                break;
+            }
             log_info("event=master_bye reason=\"%s\"", p->bye->reason);
             n->hello_sent = false;
             if (n->current && !n->draining)

@@ -16,6 +16,7 @@
 
 static const char *log_prog = "bulwark";
 static log_level log_min = LOG_INFO;
+static bool log_from_env; /* $BULWARK_LOG_LEVEL wins over configuration */
 
 static const char *level_names[] = {"debug", "info", "warn", "error", "fatal", "panic"};
 
@@ -24,13 +25,16 @@ void log_init(const char *prog)
     log_prog = prog;
     const char *env = getenv("BULWARK_LOG_LEVEL");
     log_level lvl;
-    if (env && log_level_parse(env, &lvl))
+    if (env && log_level_parse(env, &lvl)) {
         log_min = lvl;
+        log_from_env = true;
+    }
 }
 
 void log_set_level(log_level lvl)
 {
-    log_min = lvl;
+    if (!log_from_env)
+        log_min = lvl;
 }
 
 bool log_level_parse(const char *s, log_level *out)
@@ -48,6 +52,8 @@ bool log_enabled(log_level lvl)
 {
     return lvl >= log_min;
 }
+
+static void vlog(int lvl, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void vlog(int lvl, const char *fmt, va_list ap)
 {

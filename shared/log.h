@@ -10,6 +10,8 @@
 
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
+/* Reads $BULWARK_LOG_LEVEL (debug|info|warn|error): when set, it overrides any
+ * later log_set_level(), so a daemon's configured level can be raised for one run. */
 void log_init(const char *prog);
 void log_set_level(log_level lvl);
 /* Parses "debug|info|warn|error"; false if unknown. */

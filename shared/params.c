@@ -50,8 +50,12 @@ static const param_def master_defs[] = {
     {"attempt_timeout", P_DURATION, "30s", 100, 3600000, NULL,
      "A job held by one node longer than this is dispatched again to another."},
     {"max_attempts", P_INT, "3", 1, 20, NULL, "Dispatches of one job before it is answered tempfail."},
+    {"deadline_max", P_DURATION, "10m", 1000, 86400000, NULL,
+     "Longest time a job may wait for its result, whatever deadline its client asked for; "
+     "a job without a deadline gets 60 s."},
     {"queue_max", P_INT, "20000", 1, 10000000, NULL,
-     "Jobs that may wait for a free worker; beyond it new jobs are answered tempfail at once."},
+     "Jobs open at once (waiting for a node or on one); beyond it new jobs are answered "
+     "tempfail at once."},
     {"max_frame_size", P_SIZE, "64m", 1024, 1073741824, NULL,
      "Largest frame accepted on any socket; a peer sending more is disconnected."},
     {"shutdown_grace", P_DURATION, "10s", 0, 600000, NULL,
@@ -188,7 +192,9 @@ static bool parse_number(const char *s, double *out)
     if (end == s || errno || !isfinite(d))
         return false;
     *out = d;
-    return *str_trim(end) == '\0';
+    while (isspace((unsigned char)*end)) /* `value` is the caller's: look, do not trim */
+        end++;
+    return *end == '\0';
 }
 
 static bool parse_suffixed(const char *s, const char *const *sfx, const double *mul, size_t n,
@@ -592,8 +598,15 @@ void params_doc(const param_table *t, char **out)
         if (d->type == P_INT || d->type == P_DOUBLE || d->type == P_SIZE || d->type == P_DURATION)
             snprintf(range, sizeof range, "%.15g .. %.15g%s", d->min, d->max,
                      d->type == P_DURATION ? " ms" : d->type == P_SIZE ? " bytes" : "");
-        buf_printf(&b, "| `%s` | %s | `%s` | %s | %s |\n", d->name, type_name(d),
-                   *d->def ? d->def : "", range, d->doc);
+        /* '|' would end a Markdown table cell: enum choices are written with ", ". */
+        char type[160];
+        snprintf(type, sizeof type, "%s", type_name(d));
+        for (char *c = type; (c = strchr(c, '|'));)
+            *c = '/';
+        if (*d->def)
+            buf_printf(&b, "| `%s` | %s | `%s` | %s | %s |\n", d->name, type, d->def, range, d->doc);
+        else
+            buf_printf(&b, "| `%s` | %s | (empty) | %s | %s |\n", d->name, type, range, d->doc);
     }
     if (t->dynamic_doc)
         buf_printf(&b, "\n%s\n", t->dynamic_doc);
