@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "checks/checks.h"
 #include "dict.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -195,6 +196,9 @@ const char *task_job_id(const scan_task *t)
 }
 
 static void add_symbol(scan_task *t, const char *name, double factor, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void add_symbol(scan_task *t, const char *name, double factor, const char *fmt, va_list ap)
 {
     symbol_weight *w = dict_get(t->pl->weights, name);
     if (!w)
@@ -209,6 +213,7 @@ static void add_symbol(scan_task *t, const char *name, double factor, const char
     s->score = w->weight * factor;
     char detail[512];
     vsnprintf(detail, sizeof detail, fmt, ap);
+    utf8_scrub(detail); /* details quote message bytes; a proto3 string must be UTF-8 */
     s->detail = arena_strdup(t->a, detail);
     t->symv[t->result.n_symbols++] = s;
 }

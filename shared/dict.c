@@ -2,7 +2,7 @@
  *
  * The seed comes from getrandom() at creation, so a peer choosing job ids cannot
  * aim them at one bucket. The table doubles when the load passes 1. Iteration
- * walks buckets in order with a cursor (bucket index << 16 | position in chain). */
+ * walks buckets in order with a cursor (bucket index << 16 | entries left in chain). */
 #include "dict.h"
 #include "log.h"
 #include "util.h"
@@ -151,22 +151,25 @@ size_t dict_size(const dict *d)
 
 void *dict_next(const dict *d, size_t *it, const char **key)
 {
-    /* The cursor is (bucket, depth) packed; after a dict_del of the current entry the
-     * next call sees the chain shortened, so depth is re-walked from the head. */
-    size_t b = *it >> 16, depth = *it & 0xffff;
-    for (; b < d->nbuckets; b++, depth = 0) {
+    /* The cursor is (bucket << 16 | r): r is 0 before a bucket's first entry, else 1 +
+     * the number of entries after the one returned last. Counting what is left, not
+     * what was seen, keeps the place when that entry is deleted: the chain shortens
+     * before the cursor, and the entries still to visit are untouched. */
+    size_t b = *it >> 16, r = *it & 0xffff;
+    for (; b < d->nbuckets; b++, r = 0) {
+        size_t len = 0;
+        for (const entry *e = d->buckets[b]; e; e = e->next)
+            len++;
+        size_t idx = r == 0 ? 0 : r - 1 <= len ? len - (r - 1) : len;
+        if (idx >= len)
+            continue;
         entry *e = d->buckets[b];
-        size_t i = 0;
-        while (e && i < depth) {
+        for (size_t i = 0; i < idx; i++)
             e = e->next;
-            i++;
-        }
-        if (e) {
-            *it = (b << 16) | (depth + 1);
-            if (key)
-                *key = e->key;
-            return e->value;
-        }
+        *it = (b << 16) | (len - idx);
+        if (key)
+            *key = e->key;
+        return e->value;
     }
     *it = d->nbuckets << 16;
     return NULL;

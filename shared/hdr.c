@@ -255,6 +255,11 @@ bool hdr_parse_date(const char *s, time_t *out)
     if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year > 9999 ||
         (off % 100) > 59 || (-off % 100) > 59)
         return false;
+    /* 31 Feb is not a date: refuse it rather than roll over into March. */
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > mdays[mon] || (mon == 1 && day == 29 && !leap))
+        return false;
     int64_t t = days_from_civil(year, (unsigned)mon + 1, (unsigned)day) * 86400 + hh * 3600 +
                 mm * 60 + ss;
     t -= (off / 100) * 3600 + (off % 100) * 60;

@@ -40,6 +40,20 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return need;
 }
 
+void utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_len(p + i, n - i);
+        if (l == 0) {
+            p[i++] = '?';
+            continue;
+        }
+        i += l;
+    }
+}
+
 void json_str(buf_t *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + n;

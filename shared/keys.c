@@ -56,6 +56,45 @@ bool key_generate(const char *name, curve_key *k, char *err, size_t errlen)
     return true;
 }
 
+/* One trimmed, non-comment line of a key file: `name`, `public` or `secret`. */
+static bool key_field(const char *origin, int lineno, char *l, curve_key *k, char *err,
+                      size_t errlen)
+{
+    char *eq = strchr(l, '=');
+    if (!eq) {
+        snprintf(err, errlen, "%s:%d: expected 'name = value'", origin, lineno);
+        return false;
+    }
+    *eq = '\0';
+    char *key = str_trim(l), *val = str_trim(eq + 1);
+    if (strcmp(key, "name") == 0 && key_name_valid(val)) {
+        snprintf(k->name, sizeof k->name, "%s", val);
+    } else if (strcmp(key, "public") == 0 && z85_ok(val)) {
+        memcpy(k->public_z85, val, 41);
+    } else if (strcmp(key, "secret") == 0 && z85_ok(val)) {
+        memcpy(k->secret_z85, val, 41);
+    } else {
+        snprintf(err, errlen, "%s:%d: bad or unknown field '%s'", origin, lineno, key);
+        return false;
+    }
+    return true;
+}
+
+/* The next line of text[*off, len) as a new string without its LF, or NULL at the
+ * end. Empty lines count, so line numbers in errors match what an editor shows;
+ * *nul is set when the line holds a NUL byte, which would silently cut it short. */
+static char *next_line(const char *text, size_t len, size_t *off, bool *nul)
+{
+    if (*off >= len)
+        return NULL;
+    const char *s = text + *off, *nl = memchr(s, '\n', len - *off);
+    size_t n = nl ? (size_t)(nl - s) : len - *off;
+    *off += n + (nl != NULL);
+    char *line = xstrndup(s, n);
+    *nul = strlen(line) != n;
+    return line;
+}
+
 bool key_load(const char *path, curve_key *k, char *err, size_t errlen)
 {
     memset(k, 0, sizeof *k);
@@ -65,42 +104,36 @@ bool key_load(const char *path, curve_key *k, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot read key file: %s", path, strerror(errno));
         return false;
     }
-    bool ok = true;
-    int lineno = 0;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); ok && line;
-         line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        char *l = str_trim(line);
-        if (!*l || *l == '#')
-            continue;
-        char *eq = strchr(l, '=');
-        if (!eq) {
-            snprintf(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
-            ok = false;
-            break;
-        }
-        *eq = '\0';
-        char *key = str_trim(l), *val = str_trim(eq + 1);
-        if (strcmp(key, "name") == 0 && key_name_valid(val)) {
-            snprintf(k->name, sizeof k->name, "%s", val);
-        } else if (strcmp(key, "public") == 0 && z85_ok(val)) {
-            memcpy(k->public_z85, val, 41);
-        } else if (strcmp(key, "secret") == 0 && z85_ok(val)) {
-            memcpy(k->secret_z85, val, 41);
-        } else {
-            snprintf(err, errlen, "%s:%d: bad or unknown field '%s'", path, lineno, key);
-            ok = false;
-        }
-    }
+    bool ok = key_parse(path, text, len, k, err, errlen);
     free(text);
+    return ok;
+}
+
+bool key_parse(const char *origin, const char *text, size_t len, curve_key *k, char *err,
+               size_t errlen)
+{
+    memset(k, 0, sizeof *k);
+    bool ok = true, nul;
+    size_t off = 0;
+    char *line;
+    for (int lineno = 1; ok && (line = next_line(text, len, &off, &nul)); lineno++) {
+        char *l = str_trim(line);
+        if (nul) {
+            snprintf(err, errlen, "%s:%d: NUL byte in line", origin, lineno);
+            ok = false;
+        } else if (*l && *l != '#') {
+            ok = key_field(origin, lineno, l, k, err, errlen);
+        }
+        free(line);
+    }
     if (ok && !k->public_z85[0]) {
-        snprintf(err, errlen, "%s: no 'public' key in file", path);
+        snprintf(err, errlen, "%s: no 'public' key in file", origin);
         ok = false;
     }
     if (ok && k->secret_z85[0]) {
         char derived[41];
         if (zmq_curve_public(derived, k->secret_z85) != 0 || strcmp(derived, k->public_z85) != 0) {
-            snprintf(err, errlen, "%s: public and secret keys do not belong together", path);
+            snprintf(err, errlen, "%s: public and secret keys do not belong together", origin);
             ok = false;
         }
     }
@@ -155,21 +188,37 @@ allowlist *allowlist_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot read allow-list: %s", path, strerror(errno));
         return NULL;
     }
+    allowlist *al = allowlist_parse(path, text, len, err, errlen);
+    free(text);
+    return al;
+}
+
+allowlist *allowlist_parse(const char *origin, const char *text, size_t len, char *err,
+                           size_t errlen)
+{
     allowlist *al = xcalloc(1, sizeof *al);
-    int lineno = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
+    size_t off = 0;
+    bool nul;
+    char *line;
+    for (int lineno = 1; (line = next_line(text, len, &off, &nul)); lineno++) {
         char *l = str_trim(line);
-        if (!*l || *l == '#')
+        if (nul) {
+            snprintf(err, errlen, "%s:%d: NUL byte in line", origin, lineno);
+            free(line);
+            allowlist_destroy(&al);
+            return NULL;
+        }
+        if (!*l || *l == '#') {
+            free(line);
             continue;
+        }
         char name[128], key[128], extra[8];
         int n = sscanf(l, "%127s %127s %7s", name, key, extra);
+        free(line);
         uint8_t raw[32];
         if (n != 2 || !key_name_valid(name) || strlen(key) != 40 || !zmq_z85_decode(raw, key)) {
-            snprintf(err, errlen, "%s:%d: expected 'NAME PUBLICKEY' (40 Z85 characters)", path,
+            snprintf(err, errlen, "%s:%d: expected 'NAME PUBLICKEY' (40 Z85 characters)", origin,
                      lineno);
-            free(text);
             allowlist_destroy(&al);
             return NULL;
         }
@@ -178,7 +227,6 @@ allowlist *allowlist_load(const char *path, char *err, size_t errlen)
         memcpy(al->e[al->n].name, name, strlen(name) + 1); /* key_name_valid: <= 64 */
         al->n++;
     }
-    free(text);
     return al;
 }
 

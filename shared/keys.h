@@ -17,8 +17,12 @@ typedef struct {
 } curve_key;
 
 bool key_generate(const char *name, curve_key *k, char *err, size_t errlen);
-/* Loads a .key or .pub file. */
+/* Loads a .key or .pub file. Errors read "FILE:LINE: reason" (or "FILE: reason"). */
 bool key_load(const char *path, curve_key *k, char *err, size_t errlen);
+/* The same over text already in memory (len bytes, need not be NUL-terminated);
+ * `origin` stands for FILE in errors. A NUL byte in the text is an error. */
+bool key_parse(const char *origin, const char *text, size_t len, curve_key *k, char *err,
+               size_t errlen);
 /* Writes DIR/NAME.key (mode 0600, both halves) and DIR/NAME.pub. */
 bool key_write(const char *dir, const curve_key *k, char *err, size_t errlen);
 /* True if s is a valid key name: 1-64 of [A-Za-z0-9._-]. */
@@ -26,7 +30,11 @@ bool key_name_valid(const char *s);
 
 typedef struct allowlist allowlist;
 
+/* Reads an allow-list file; NULL with "FILE:LINE: reason" in err on the first bad line. */
 allowlist *allowlist_load(const char *path, char *err, size_t errlen);
+/* The same over text in memory (len bytes); `origin` stands for FILE in errors. */
+allowlist *allowlist_parse(const char *origin, const char *text, size_t len, char *err,
+                           size_t errlen);
 void allowlist_destroy(allowlist **al);
 /* The name a 32-byte public key is allowed under, or NULL. */
 const char *allowlist_find(const allowlist *al, const uint8_t key[32]);

@@ -598,7 +598,7 @@ void params_doc(const param_table *t, char **out)
         if (d->type == P_INT || d->type == P_DOUBLE || d->type == P_SIZE || d->type == P_DURATION)
             snprintf(range, sizeof range, "%.15g .. %.15g%s", d->min, d->max,
                      d->type == P_DURATION ? " ms" : d->type == P_SIZE ? " bytes" : "");
-        /* '|' would end a Markdown table cell: enum choices are written with ", ". */
+        /* '|' would end a Markdown table cell: enum choices are written with '/'. */
         char type[160];
         snprintf(type, sizeof type, "%s", type_name(d));
         for (char *c = type; (c = strchr(c, '|'));)

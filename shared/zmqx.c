@@ -1,8 +1,9 @@
 /* zmqx.c - the thin layer between ZeroMQ sockets and protobuf-c Packets.
  *
  * Packing writes straight into a zmq_msg_t buffer (one allocation, no copy).
- * Decoding uses protobuf-c's own bounds checks; a frame that does not decode or
- * names no body is reported as NULL and the caller counts it. */
+ * Decoding uses protobuf-c's own bounds checks; a frame that does not decode,
+ * names no body, or carries field number 0 is reported as NULL and the caller
+ * counts it. */
 #include "zmqx.h"
 #include "log.h"
 #include "util.h"
@@ -59,10 +60,46 @@ int zx_send_id(void *sock, const void *id, size_t len)
     return zmq_send(sock, id, len, ZMQ_SNDMORE) < 0 ? -1 : 0;
 }
 
+/* Field number 0 is never valid. protobuf-c 1.4 refuses the one-byte tag 0x00 but
+ * keeps an overlong tag of 0 (e.g. 80 00) as an unknown field, and packs it back as
+ * 0x00, which it then refuses: such a frame would decode here and be dropped by
+ * the next hop after re-encoding. Unknown fields with a real number stay allowed. */
+static const void *member(const ProtobufCMessage *m, unsigned offset)
+{
+    return (const char *)m + offset;
+}
+
+static bool has_field_zero(const ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return true;
+    for (unsigned i = 0; i < m->descriptor->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &m->descriptor->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)member(m, f->quantifier_offset) != f->id)
+            continue; /* not the member the oneof holds */
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)member(m, f->quantifier_offset);
+            ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)member(m, f->offset);
+            for (size_t j = 0; j < n; j++)
+                if (has_field_zero(v[j]))
+                    return true;
+        } else {
+            const ProtobufCMessage *sub = *(ProtobufCMessage *const *)member(m, f->offset);
+            if (sub && has_field_zero(sub))
+                return true;
+        }
+    }
+    return false;
+}
+
 packet *zx_decode(const void *data, size_t len)
 {
     packet *p = bulwark__packet__unpack(NULL, len, data);
-    if (p && p->body_case == BULWARK__PACKET__BODY__NOT_SET) {
+    if (p && (p->body_case == BULWARK__PACKET__BODY__NOT_SET || has_field_zero(&p->base))) {
         bulwark__packet__free_unpacked(p, NULL);
         return NULL;
     }

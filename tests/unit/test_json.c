@@ -1,0 +1,197 @@
+/* test_json.c - unit tests for shared/json.c.
+ *
+ * Covers escaping of quotes, backslashes and every control character, valid
+ * UTF-8 of each length passed through, each kind of invalid UTF-8 (stray
+ * continuation bytes, truncated sequences, overlong forms, UTF-16 surrogates,
+ * code points past U+10FFFF, bytes 0xF5-0xFF) turned into U+FFFD one byte at a
+ * time, embedded NULs, and numbers (NaN and infinities written as 0). */
+#include "json.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* json_str over n bytes of s, compared with the expected JSON text. */
+static void str_is(const char *s, size_t n, const char *want)
+{
+    buf_t b = {0};
+    json_str(&b, s, n);
+    if (strcmp(b.data, want) != 0)
+        fail_msg("json_str gave %s, expected %s", b.data, want);
+    assert_int_equal(b.len, strlen(want));
+    buf_free(&b);
+}
+
+#define STR_IS(lit, want) str_is(lit, sizeof(lit) - 1, want)
+
+static void test_plain_and_empty(void **state)
+{
+    STR_IS("", "\"\"");
+    STR_IS("hello world", "\"hello world\"");
+    STR_IS("a/b~{}[]:,'", "\"a/b~{}[]:,'\"");
+    STR_IS("\x7f", "\"\x7f\""); /* DEL needs no escape in JSON */
+}
+
+static void test_escapes(void **state)
+{
+    STR_IS("say \"hi\"", "\"say \\\"hi\\\"\"");
+    STR_IS("C:\\dir\\", "\"C:\\\\dir\\\\\"");
+    STR_IS("a\nb\rc\td", "\"a\\nb\\rc\\td\"");
+    STR_IS("\x01\x08\x0b\x0c\x1f", "\"\\u0001\\u0008\\u000b\\u000c\\u001f\"");
+    STR_IS("\x1b[0m", "\"\\u001b[0m\"");
+}
+
+static void test_every_control_char(void **state)
+{
+    for (int c = 0; c < 0x20; c++) {
+        char in = (char)c, want[16];
+        if (c == '\n')
+            snprintf(want, sizeof want, "\"\\n\"");
+        else if (c == '\r')
+            snprintf(want, sizeof want, "\"\\r\"");
+        else if (c == '\t')
+            snprintf(want, sizeof want, "\"\\t\"");
+        else
+            snprintf(want, sizeof want, "\"\\u%04x\"", c);
+        str_is(&in, 1, want);
+    }
+}
+
+static void test_embedded_nul(void **state)
+{
+    STR_IS("a\0b", "\"a\\u0000b\"");
+}
+
+static void test_valid_utf8(void **state)
+{
+    STR_IS("caf\xc3\xa9", "\"caf\xc3\xa9\"");                     /* U+00E9, 2 bytes */
+    STR_IS("\xc2\x80", "\"\xc2\x80\"");                           /* U+0080, smallest 2 */
+    STR_IS("\xdf\xbf", "\"\xdf\xbf\"");                           /* U+07FF */
+    STR_IS("\xe0\xa0\x80", "\"\xe0\xa0\x80\"");                   /* U+0800, smallest 3 */
+    STR_IS("\xe2\x82\xac", "\"\xe2\x82\xac\"");                   /* U+20AC euro */
+    STR_IS("\xed\x9f\xbf", "\"\xed\x9f\xbf\"");                   /* U+D7FF, before surrogates */
+    STR_IS("\xee\x80\x80", "\"\xee\x80\x80\"");                   /* U+E000, after them */
+    STR_IS("\xef\xbf\xbf", "\"\xef\xbf\xbf\"");                   /* U+FFFF */
+    STR_IS("\xf0\x90\x80\x80", "\"\xf0\x90\x80\x80\"");           /* U+10000, smallest 4 */
+    STR_IS("\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"");           /* U+1F600 */
+    STR_IS("\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\"");           /* U+10FFFF, the last */
+    STR_IS("\"\xc3\xa9\"\n", "\"\\\"\xc3\xa9\\\"\\n\"");
+}
+
+static void test_invalid_utf8(void **state)
+{
+    /* A lone continuation byte, and several. */
+    STR_IS("\x80", "\"\\ufffd\"");
+    STR_IS("a\xbf\xbf" "b", "\"a\\ufffd\\ufffdb\"");
+    /* Lead bytes that never start a sequence. */
+    STR_IS("\xc0\xaf", "\"\\ufffd\\ufffd\"");   /* C0: always overlong */
+    STR_IS("\xc1\xbf", "\"\\ufffd\\ufffd\"");
+    STR_IS("\xf5\x80\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    STR_IS("\xfe", "\"\\ufffd\"");
+    STR_IS("\xff", "\"\\ufffd\"");
+    /* Truncated: the sequence ends before its last byte, at the end or before ASCII. */
+    STR_IS("\xe2\x82", "\"\\ufffd\\ufffd\"");
+    STR_IS("\xe2\x82z", "\"\\ufffd\\ufffdz\"");
+    STR_IS("\xf0\x9f\x98", "\"\\ufffd\\ufffd\\ufffd\"");
+    STR_IS("\xc3", "\"\\ufffd\"");
+    /* A lead byte followed by another lead byte: the second is read afresh. */
+    STR_IS("\xc3\xc3\xa9", "\"\\ufffd\xc3\xa9\"");
+}
+
+static void test_overlong_and_out_of_range(void **state)
+{
+    /* Overlong forms of '/' and of U+07FF, U+FFFF. */
+    STR_IS("\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\"");
+    STR_IS("\xf0\x80\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    STR_IS("\xe0\x9f\xbf", "\"\\ufffd\\ufffd\\ufffd\"");
+    STR_IS("\xf0\x8f\xbf\xbf", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+    /* UTF-16 surrogates encoded as UTF-8 (CESU-8): U+D800, U+DBFF, U+DFFF. */
+    STR_IS("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+    STR_IS("\xed\xaf\xbf", "\"\\ufffd\\ufffd\\ufffd\"");
+    STR_IS("\xed\xbf\xbf", "\"\\ufffd\\ufffd\\ufffd\"");
+    /* Past U+10FFFF. */
+    STR_IS("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+}
+
+static void test_length_not_terminator(void **state)
+{
+    /* Only n bytes are read, whatever follows. */
+    str_is("abcdef", 3, "\"abc\"");
+    /* A multi-byte sequence cut by n is invalid even though the bytes exist. */
+    str_is("\xc3\xa9", 1, "\"\\ufffd\"");
+}
+
+static void test_cstr_and_append(void **state)
+{
+    buf_t b = {0};
+    buf_puts(&b, "{\"k\":");
+    json_cstr(&b, "v\"1");
+    buf_puts(&b, ",\"n\":");
+    json_cstr(&b, NULL); /* NULL is written as the empty string */
+    buf_puts(&b, "}");
+    assert_string_equal(b.data, "{\"k\":\"v\\\"1\",\"n\":\"\"}");
+    buf_free(&b);
+}
+
+static void num_is(double d, const char *want)
+{
+    buf_t b = {0};
+    json_num(&b, d);
+    if (strcmp(b.data, want) != 0)
+        fail_msg("json_num(%.17g) gave %s, expected %s", d, b.data, want);
+    buf_free(&b);
+}
+
+static void test_numbers(void **state)
+{
+    num_is(0, "0");
+    num_is(1, "1");
+    num_is(-2.5, "-2.5");
+    num_is(15, "15");
+    num_is(0.1, "0.1");
+    num_is(1.0 / 3.0, "0.333333");
+    num_is(123456, "123456");
+    num_is(1234567, "1.23457e+06");
+    num_is(1e-7, "1e-07");
+    num_is(NAN, "0");
+    num_is(-NAN, "0");
+    num_is(INFINITY, "0");
+    num_is(-INFINITY, "0");
+}
+
+static void test_utf8_scrub(void **state)
+{
+    (void)state;
+    char ok[] = "gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80";
+    char copy[sizeof ok];
+    memcpy(copy, ok, sizeof ok);
+    utf8_scrub(copy);
+    assert_string_equal(copy, ok); /* valid text is left alone */
+    char bad[] = "a\xff" "b\xc3(c\xe2\x82" "d\xed\xa0\x80" "e\xc0\xafz\xc3";
+    utf8_scrub(bad);
+    assert_string_equal(bad, "a?b?(c??d???e??z?");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_and_empty),
+        cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_every_control_char),
+        cmocka_unit_test(test_embedded_nul),
+        cmocka_unit_test(test_valid_utf8),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_overlong_and_out_of_range),
+        cmocka_unit_test(test_length_not_terminator),
+        cmocka_unit_test(test_cstr_and_append),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_utf8_scrub),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
