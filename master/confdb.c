@@ -184,7 +184,8 @@ static void do_set(confdb *db, confdb_job *j)
     const Bulwark__ConfigSet *cs = j->req->config_set;
     char err[400], why[512];
     store_version cur;
-    if (!ensure_connected(db, err, sizeof err) || !store_change_begin(db->st, &cur, err, sizeof err)) {
+    if (!ensure_connected(db, err, sizeof err) ||
+        !store_change_begin(db->st, &cur, err, sizeof err)) {
         log_warn("event=config_set_failed error=\"%s\"", err);
         reply_error(j, 451, err);
         return;
@@ -359,7 +360,8 @@ static void *confdb_main(void *arg)
     char err[512];
     for (;;) {
         uint64_t now = mono_us();
-        if (!store_ok(db->st) && now >= db->next_connect_us && !ensure_connected(db, err, sizeof err))
+        if (!store_ok(db->st) && now >= db->next_connect_us &&
+            !ensure_connected(db, err, sizeof err))
             log_warn("event=db_unavailable error=\"%s\"", err);
         if (store_ok(db->st) && now >= db->next_poll_us) {
             db->next_poll_us = now + db->poll_us;

@@ -20,8 +20,8 @@
 typedef struct confdb confdb;
 
 typedef enum {
-    CONFDB_SET,     /* req->config_set: make a new version */
-    CONFDB_GET,     /* req->config_get: one stored version */
+    CONFDB_SET, /* req->config_set: make a new version */
+    CONFDB_GET, /* req->config_get: one stored version */
     CONFDB_HISTORY, /* req->config_history */
     CONFDB_VERSION, /* from the thread: a newer version appeared; no reply */
 } confdb_kind;
@@ -29,12 +29,12 @@ typedef enum {
 typedef struct {
     confdb_kind kind;
     void *reply_sock; /* main-thread socket for the reply; the db thread never touches it */
-    uint8_t id[256];  /* routing id of the requester */
+    uint8_t id[256]; /* routing id of the requester */
     size_t idlen;
-    char peer[65];    /* CURVE key name of the requester, for the audit trail */
-    packet *req;      /* the decoded request; owned by the job */
+    char peer[65]; /* CURVE key name of the requester, for the audit trail */
+    packet *req; /* the decoded request; owned by the job */
     bool has_reply;
-    zmq_msg_t reply;  /* the packed Packet to send back */
+    zmq_msg_t reply; /* the packed Packet to send back */
     store_version *installed; /* newest version, to make current; NULL if none */
 } confdb_job;
 

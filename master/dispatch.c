@@ -28,7 +28,7 @@ struct job {
     uint64_t deadline_us, dispatched_us, received_us;
     uint32_t attempts;
     worker *w;
-    job *prev, *next;   /* pending queue or worker list */
+    job *prev, *next; /* pending queue or worker list */
     job *aprev, *anext; /* all open jobs */
 };
 
@@ -63,13 +63,13 @@ struct dispatch {
     uint64_t config_version;
     bool accepting;
 
-    dict *jobs;     /* id -> job */
+    dict *jobs; /* id -> job */
     job_list pending;
     job *all_head, *all_tail;
     size_t nall;
 
-    dict *by_id;    /* hex routing id -> worker */
-    worker **wv;    /* same workers, for selection */
+    dict *by_id; /* hex routing id -> worker */
+    worker **wv; /* same workers, for selection */
     size_t nw;
     size_t rr;
 
@@ -326,7 +326,7 @@ static void say_bye(dispatch *d, const void *wid, size_t len, const char *reason
 }
 
 static worker *on_hello(dispatch *d, const void *wid, size_t len, const char *key,
-                     const Bulwark__Hello *h, const char *peer)
+                        const Bulwark__Hello *h, const char *peer)
 {
     worker *w = dict_get(d->by_id, key);
     if (w) {
@@ -349,8 +349,8 @@ static worker *on_hello(dispatch *d, const void *wid, size_t len, const char *ke
     w->credit = h->credit > w->capacity ? w->capacity : h->credit;
     w->config_version = h->config_version;
     w->draining = false;
-    log_info("event=node_joined node=%s peer=%s capacity=%u credit=%u config_version=%llu", w->node_id,
-             peer, w->capacity, w->credit, (unsigned long long)w->config_version);
+    log_info("event=node_joined node=%s peer=%s capacity=%u credit=%u config_version=%llu",
+             w->node_id, peer, w->capacity, w->credit, (unsigned long long)w->config_version);
     return w;
 }
 
@@ -403,12 +403,8 @@ void dispatch_worker(dispatch *d, const void *wid, size_t wid_len, zmq_msg_t *fr
         w->jobs_done = p->heartbeat->jobs_done;
         w->load_avg = p->heartbeat->load_avg;
         break;
-    case BULWARK__PACKET__BODY_RESULT:
-        on_result(d, w, frame, p->result);
-        break;
-    case BULWARK__PACKET__BODY_CREDIT:
-        give_credit(w, p->credit->credit);
-        break;
+    case BULWARK__PACKET__BODY_RESULT: on_result(d, w, frame, p->result); break;
+    case BULWARK__PACKET__BODY_CREDIT: give_credit(w, p->credit->credit); break;
     case BULWARK__PACKET__BODY_BYE:
         if (p->bye->final) {
             remove_worker(d, w, "node_bye");

@@ -41,7 +41,7 @@ typedef struct {
     zap *zap;
     dispatch *d;
     confdb *db;
-    config_gen conf;  /* version 0 until loaded from the database */
+    config_gen conf; /* version 0 until loaded from the database */
     uint64_t started_ms;
     bool stopping;
     uint64_t stop_deadline_us;
@@ -94,7 +94,8 @@ static bool conf_install(master *m, const store_version *v)
         return false;
     params *p = conf_parse(v, err, sizeof err);
     if (!p) {
-        log_error("event=config_invalid version=%llu error=\"%s\"", (unsigned long long)v->version, err);
+        log_error("event=config_invalid version=%llu error=\"%s\"", (unsigned long long)v->version,
+                  err);
         return false;
     }
     conf_clear(&m->conf);
@@ -211,16 +212,12 @@ static void client_input(master *m)
         size_t clen = zmq_msg_size(&id);
         if (!p) {
             dispatch_stats_mut(m->d)->bad_client++;
-            log_warn("event=bad_frame socket=client peer=%s size=%zu reason=\"%s\"",
-                     peer_of(&id), zmq_msg_size(&body), ok ? "not a Packet" : "wrong frame count");
+            log_warn("event=bad_frame socket=client peer=%s size=%zu reason=\"%s\"", peer_of(&id),
+                     zmq_msg_size(&body), ok ? "not a Packet" : "wrong frame count");
         } else {
             switch (p->body_case) {
-            case BULWARK__PACKET__BODY_JOB:
-                dispatch_job(m->d, cid, clen, &body, p->job);
-                break;
-            case BULWARK__PACKET__BODY_STATUS:
-                on_status(m, cid, clen);
-                break;
+            case BULWARK__PACKET__BODY_JOB: dispatch_job(m->d, cid, clen, &body, p->job); break;
+            case BULWARK__PACKET__BODY_STATUS: on_status(m, cid, clen); break;
             case BULWARK__PACKET__BODY_CONFIG_GET:
                 on_config_get(m, m->clients, cid, clen, &p, peer_of(&body));
                 break;
@@ -232,8 +229,9 @@ static void client_input(master *m)
                 break;
             default:
                 dispatch_stats_mut(m->d)->bad_client++;
-                log_warn("event=bad_frame socket=client peer=%s reason=\"unexpected packet type %d\"",
-                         peer_of(&body), p->body_case);
+                log_warn(
+                    "event=bad_frame socket=client peer=%s reason=\"unexpected packet type %d\"",
+                    peer_of(&body), p->body_case);
                 send_error(m->clients, cid, clen, 400, "unexpected request");
             }
         }
@@ -354,7 +352,8 @@ int main(int argc, char **argv)
         if (!key_load(params_str(m.cfg, "curve_secret_key"), &key, err, sizeof err))
             log_fatal("event=config error=\"%s\"", err);
         if (!key.secret_z85[0])
-            log_fatal("event=config error=\"%s holds no secret key\"", params_str(m.cfg, "curve_secret_key"));
+            log_fatal("event=config error=\"%s holds no secret key\"",
+                      params_str(m.cfg, "curve_secret_key"));
         allowlist *al = allowlist_load(params_str(m.cfg, "curve_allow"), err, sizeof err);
         if (!al)
             log_fatal("event=config error=\"%s\"", err);
@@ -420,10 +419,12 @@ int main(int argc, char **argv)
                         log_error("event=allowlist_reload_failed error=\"%s\"", err);
                 } else if (!m.stopping) {
                     m.stopping = true;
-                    m.stop_deadline_us = mono_us() + (uint64_t)params_int(m.cfg, "shutdown_grace") * 1000;
+                    m.stop_deadline_us =
+                        mono_us() + (uint64_t)params_int(m.cfg, "shutdown_grace") * 1000;
                     dispatch_stop_accepting(m.d);
                     daemon_notify("STOPPING=1");
-                    log_info("event=stopping signal=%d open_jobs=%zu", sig, dispatch_open_jobs(m.d));
+                    log_info("event=stopping signal=%d open_jobs=%zu", sig,
+                             dispatch_open_jobs(m.d));
                 }
             }
         }
@@ -435,8 +436,9 @@ int main(int argc, char **argv)
         }
         if (now >= next_status) {
             next_status = now + 5000000;
-            daemon_notify("STATUS=nodes=%zu open_jobs=%zu config_version=%llu", dispatch_node_count(m.d),
-                          dispatch_open_jobs(m.d), (unsigned long long)m.conf.version);
+            daemon_notify("STATUS=nodes=%zu open_jobs=%zu config_version=%llu",
+                          dispatch_node_count(m.d), dispatch_open_jobs(m.d),
+                          (unsigned long long)m.conf.version);
         }
         if (m.stopping && (dispatch_open_jobs(m.d) == 0 || now >= m.stop_deadline_us))
             break;

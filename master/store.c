@@ -11,9 +11,9 @@
 #include "migrations.h"
 #include "util.h"
 
+#include <errmsg.h>
 #include <errno.h>
 #include <mysql.h>
-#include <errmsg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,9 +134,10 @@ static bool run_script(store *s, const char *sql, char *err, size_t errlen)
 
 static bool migrate(store *s, char *err, size_t errlen)
 {
-    if (!exec(s, "CREATE TABLE IF NOT EXISTS schema_migration ("
-                 " version INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,"
-                 " applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB",
+    if (!exec(s,
+              "CREATE TABLE IF NOT EXISTS schema_migration ("
+              " version INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,"
+              " applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB",
               err, errlen))
         return false;
     if (!exec(s, "SELECT GET_LOCK('bulwark_migrate', 60)", err, errlen))
@@ -220,7 +221,7 @@ static void fill_version(MYSQL_ROW row, store_version *v)
     v->content = row[5] ? xstrdup(row[5]) : NULL;
 }
 
-#define VERSION_COLS \
+#define VERSION_COLS                                                                               \
     "version, CAST(UNIX_TIMESTAMP(created_at) * 1000 AS UNSIGNED), author, comment, changes"
 
 bool store_get_version(store *s, uint64_t version, store_version *out, char *err, size_t errlen)
@@ -230,11 +231,13 @@ bool store_get_version(store *s, uint64_t version, store_version *out, char *err
         return fail(s, "get version", err, errlen);
     char q[256];
     if (version)
-        snprintf(q, sizeof q, "SELECT " VERSION_COLS ", content FROM config_version WHERE version = %llu",
+        snprintf(q, sizeof q,
+                 "SELECT " VERSION_COLS ", content FROM config_version WHERE version = %llu",
                  (unsigned long long)version);
     else
         snprintf(q, sizeof q,
-                 "SELECT " VERSION_COLS ", content FROM config_version ORDER BY version DESC LIMIT 1");
+                 "SELECT " VERSION_COLS
+                 ", content FROM config_version ORDER BY version DESC LIMIT 1");
     if (mysql_query(s->db, q) != 0)
         return fail(s, "get version", err, errlen);
     MYSQL_RES *r = mysql_store_result(s->db);

@@ -125,9 +125,11 @@ void zap_handle(zap *z)
          * 5 mechanism, 6 credentials (CURVE: 32-byte key). */
         char addr[64] = "?", mech[16] = "?";
         if (nf > 3)
-            snprintf(addr, sizeof addr, "%.*s", (int)zmq_msg_size(&f[3]), (char *)zmq_msg_data(&f[3]));
+            snprintf(addr, sizeof addr, "%.*s", (int)zmq_msg_size(&f[3]),
+                     (char *)zmq_msg_data(&f[3]));
         if (nf > 5)
-            snprintf(mech, sizeof mech, "%.*s", (int)zmq_msg_size(&f[5]), (char *)zmq_msg_data(&f[5]));
+            snprintf(mech, sizeof mech, "%.*s", (int)zmq_msg_size(&f[5]),
+                     (char *)zmq_msg_data(&f[5]));
         const uint8_t *key = nf > 6 && zmq_msg_size(&f[6]) == 32 ? zmq_msg_data(&f[6]) : NULL;
         const char *name = key && strcmp(mech, "CURVE") == 0 ? allowlist_find(z->al, key) : NULL;
         if (!name) {

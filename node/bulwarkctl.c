@@ -98,7 +98,8 @@ static void ctl_connect(ctl *c)
     c->sock = zx_socket(c->ctx, ZMQ_DEALER, 0);
     if (!c->no_curve) {
         curve_key mine, server;
-        if (!key_load(c->key, &mine, err, sizeof err) || !key_load(c->server_key, &server, err, sizeof err))
+        if (!key_load(c->key, &mine, err, sizeof err) ||
+            !key_load(c->server_key, &server, err, sizeof err))
             die("%s", err);
         if (!mine.secret_z85[0])
             die("%s holds no secret key", c->key);
@@ -144,7 +145,8 @@ static packet *request(ctl *c, const packet *req, Bulwark__Packet__BodyCase want
     packet *p = recv_packet(c, c->timeout_ms);
     if (!p)
         die("no reply from master at %s within %lld ms (is it running, and is this client's key on "
-            "its allow-list?)", c->master, (long long)c->timeout_ms);
+            "its allow-list?)",
+            c->master, (long long)c->timeout_ms);
     if (p->body_case == BULWARK__PACKET__BODY_ERROR)
         die("master: %u %s", p->error->code, p->error->text);
     if (p->body_case != want)
@@ -252,7 +254,8 @@ static void print_result(bool json, const char *file, const Bulwark__ScanResult 
         buf_printf(&b, "%s: %s score=%.2f", file, action_name(r->action), r->score);
         if (r->reason && *r->reason)
             buf_printf(&b, " reason=\"%s\"", r->reason);
-        buf_printf(&b, " node=%s config=%llu ms=%.1f\n", r->node_id && *r->node_id ? r->node_id : "local",
+        buf_printf(&b, " node=%s config=%llu ms=%.1f\n",
+                   r->node_id && *r->node_id ? r->node_id : "local",
                    (unsigned long long)r->config_version, ms);
         for (size_t i = 0; i < r->n_symbols; i++)
             buf_printf(&b, "    %-22s %8.2f  %s\n", r->symbols[i]->name, r->symbols[i]->score,
@@ -409,7 +412,8 @@ static int scan_cluster(ctl *c, scan_opts *o, strlist *files)
         if (idx >= next || strcmp(fl[idx].id, p->result->job_id) != 0) {
             fprintf(stderr, "bulwarkctl: result for unknown job %s\n", p->result->job_id);
         } else {
-            print_result(c->json, files->v[idx], p->result, (double)(now - fl[idx].sent_us) / 1000.0);
+            print_result(c->json, files->v[idx], p->result,
+                         (double)(now - fl[idx].sent_us) / 1000.0);
             if (fl[idx].answered) {
                 fprintf(stderr, "bulwarkctl: duplicate result for %s\n", p->result->job_id);
             } else {
@@ -431,11 +435,11 @@ static int cmd_scan(ctl *c, int argc, char **argv)
     scan_opts o = {0};
     bulwark__envelope__init(&o.env);
     static const struct option opts[] = {
-        {"local", no_argument, 0, 'l'},    {"json", no_argument, 0, 'j'},
-        {"ip", required_argument, 0, 'i'}, {"helo", required_argument, 0, 'H'},
+        {"local", no_argument, 0, 'l'},      {"json", no_argument, 0, 'j'},
+        {"ip", required_argument, 0, 'i'},   {"helo", required_argument, 0, 'H'},
         {"from", required_argument, 0, 'f'}, {"rcpt", required_argument, 0, 'r'},
-        {"set", required_argument, 0, 's'}, {"config", required_argument, 0, 'C'},
-        {"help", no_argument, 0, 'h'},     {0, 0, 0, 0}};
+        {"set", required_argument, 0, 's'},  {"config", required_argument, 0, 'C'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+lj", opts, NULL)) != -1) {
@@ -489,17 +493,18 @@ static int cmd_status(ctl *c, int argc, char **argv)
     if (c->json) {
         buf_puts(&b, "{\"master\":");
         json_cstr(&b, r->master_id);
-        buf_printf(&b,
-                   ",\"config_version\":%llu,\"queue_depth\":%u,\"in_flight\":%u,\"uptime_ms\":%llu,"
-                   "\"jobs_received\":%llu,\"jobs_answered\":%llu,\"jobs_redispatched\":%llu,"
-                   "\"jobs_expired\":%llu,\"results_dropped\":%llu,\"bad_frames_client\":%llu,"
-                   "\"bad_frames_worker\":%llu,\"zap_refused\":%llu,\"db_connected\":%s,\"nodes\":[",
-                   (unsigned long long)r->config_version, r->queue_depth, r->in_flight,
-                   (unsigned long long)r->uptime_ms, (unsigned long long)r->jobs_received,
-                   (unsigned long long)r->jobs_answered, (unsigned long long)r->jobs_redispatched,
-                   (unsigned long long)r->jobs_expired, (unsigned long long)r->results_dropped,
-                   (unsigned long long)r->bad_frames_client, (unsigned long long)r->bad_frames_worker,
-                   (unsigned long long)r->zap_refused, r->db_connected ? "true" : "false");
+        buf_printf(
+            &b,
+            ",\"config_version\":%llu,\"queue_depth\":%u,\"in_flight\":%u,\"uptime_ms\":%llu,"
+            "\"jobs_received\":%llu,\"jobs_answered\":%llu,\"jobs_redispatched\":%llu,"
+            "\"jobs_expired\":%llu,\"results_dropped\":%llu,\"bad_frames_client\":%llu,"
+            "\"bad_frames_worker\":%llu,\"zap_refused\":%llu,\"db_connected\":%s,\"nodes\":[",
+            (unsigned long long)r->config_version, r->queue_depth, r->in_flight,
+            (unsigned long long)r->uptime_ms, (unsigned long long)r->jobs_received,
+            (unsigned long long)r->jobs_answered, (unsigned long long)r->jobs_redispatched,
+            (unsigned long long)r->jobs_expired, (unsigned long long)r->results_dropped,
+            (unsigned long long)r->bad_frames_client, (unsigned long long)r->bad_frames_worker,
+            (unsigned long long)r->zap_refused, r->db_connected ? "true" : "false");
         for (size_t i = 0; i < r->n_nodes; i++) {
             const Bulwark__NodeStatus *n = r->nodes[i];
             buf_puts(&b, i ? ",{\"node\":" : "{\"node\":");
@@ -516,24 +521,27 @@ static int cmd_status(ctl *c, int argc, char **argv)
         }
         buf_puts(&b, "]}\n");
     } else {
-        buf_printf(&b, "master %s  config version %llu  up %llus  queue %u  in flight %u  database %s\n",
-                   r->master_id, (unsigned long long)r->config_version,
-                   (unsigned long long)(r->uptime_ms / 1000), r->queue_depth, r->in_flight,
-                   r->db_connected ? "connected" : "UNAVAILABLE");
-        buf_printf(&b,
-                   "jobs: received %llu answered %llu redispatched %llu expired %llu  "
-                   "dropped results %llu  bad frames client %llu worker %llu  refused keys %llu\n\n",
-                   (unsigned long long)r->jobs_received, (unsigned long long)r->jobs_answered,
-                   (unsigned long long)r->jobs_redispatched, (unsigned long long)r->jobs_expired,
-                   (unsigned long long)r->results_dropped, (unsigned long long)r->bad_frames_client,
-                   (unsigned long long)r->bad_frames_worker, (unsigned long long)r->zap_refused);
+        buf_printf(
+            &b, "master %s  config version %llu  up %llus  queue %u  in flight %u  database %s\n",
+            r->master_id, (unsigned long long)r->config_version,
+            (unsigned long long)(r->uptime_ms / 1000), r->queue_depth, r->in_flight,
+            r->db_connected ? "connected" : "UNAVAILABLE");
+        buf_printf(
+            &b,
+            "jobs: received %llu answered %llu redispatched %llu expired %llu  "
+            "dropped results %llu  bad frames client %llu worker %llu  refused keys %llu\n\n",
+            (unsigned long long)r->jobs_received, (unsigned long long)r->jobs_answered,
+            (unsigned long long)r->jobs_redispatched, (unsigned long long)r->jobs_expired,
+            (unsigned long long)r->results_dropped, (unsigned long long)r->bad_frames_client,
+            (unsigned long long)r->bad_frames_worker, (unsigned long long)r->zap_refused);
         buf_printf(&b, "%-20s %-14s %8s %5s %6s %7s %10s %8s %6s\n", "NODE", "KEY", "CAPACITY",
                    "LOAD", "CREDIT", "CONFIG", "DONE", "SEEN", "LOADAVG");
         for (size_t i = 0; i < r->n_nodes; i++) {
             const Bulwark__NodeStatus *n = r->nodes[i];
-            buf_printf(&b, "%-20s %-14s %8u %5u %6u %7llu %10llu %7.1fs %6.2f\n", n->node_id, n->peer,
-                       n->capacity, n->load, n->credit, (unsigned long long)n->config_version,
-                       (unsigned long long)n->jobs_done, n->last_seen_ms / 1000.0, n->load_avg);
+            buf_printf(&b, "%-20s %-14s %8u %5u %6u %7llu %10llu %7.1fs %6.2f\n", n->node_id,
+                       n->peer, n->capacity, n->load, n->credit,
+                       (unsigned long long)n->config_version, (unsigned long long)n->jobs_done,
+                       n->last_seen_ms / 1000.0, n->load_avg);
         }
         if (!r->n_nodes)
             buf_puts(&b, "(no nodes connected)\n");
@@ -586,18 +594,17 @@ static int cmd_config(ctl *c, int argc, char **argv)
         size_t n;
         const check_def *const *checks = pipeline_checks(&n);
         printf("## Symbols\n\nEvery symbol a check can add, with its default weight "
-               "(override with `score.NAME`).\n\n| symbol | check | weight | meaning |\n|---|---|---|---|\n");
+               "(override with `score.NAME`).\n\n| symbol | check | weight | meaning "
+               "|\n|---|---|---|---|\n");
         for (size_t i = 0; i < n; i++)
             for (const symbol_def *s = checks[i]->symbols; s->name; s++)
                 printf("| `%s` | %s | %g | %s |\n", s->name, checks[i]->name, s->score, s->desc);
         return 0;
     }
-    static const struct option opts[] = {{"comment", required_argument, 0, 'm'},
-                                         {"base", required_argument, 0, 'b'},
-                                         {"version", required_argument, 0, 'v'},
-                                         {"limit", required_argument, 0, 'n'},
-                                         {"changed", no_argument, 0, 'c'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"comment", required_argument, 0, 'm'}, {"base", required_argument, 0, 'b'},
+        {"version", required_argument, 0, 'v'}, {"limit", required_argument, 0, 'n'},
+        {"changed", no_argument, 0, 'c'},       {0, 0, 0, 0}};
     const char *comment = "";
     uint64_t base = 0, version = 0;
     unsigned limit = 20;
@@ -608,9 +615,21 @@ static int cmd_config(ctl *c, int argc, char **argv)
         char *end;
         switch (opt) {
         case 'm': comment = optarg; break;
-        case 'b': base = strtoull(optarg, &end, 10); if (*end) die_usage("--base: not a number"); break;
-        case 'v': version = strtoull(optarg, &end, 10); if (*end) die_usage("--version: not a number"); break;
-        case 'n': limit = (unsigned)strtoul(optarg, &end, 10); if (*end || !limit) die_usage("--limit: not a positive number"); break;
+        case 'b':
+            base = strtoull(optarg, &end, 10);
+            if (*end)
+                die_usage("--base: not a number");
+            break;
+        case 'v':
+            version = strtoull(optarg, &end, 10);
+            if (*end)
+                die_usage("--version: not a number");
+            break;
+        case 'n':
+            limit = (unsigned)strtoul(optarg, &end, 10);
+            if (*end || !limit)
+                die_usage("--limit: not a positive number");
+            break;
         case 'c': changed = true; break;
         default: die_usage("config %s: bad option", sub);
         }
@@ -621,7 +640,8 @@ static int cmd_config(ctl *c, int argc, char **argv)
             die_usage("config get: at most one KEY");
         const char *key = optind < argc ? argv[optind] : NULL;
         char err[512];
-        if (key && !params_check(&params_cluster, key, "0", err, sizeof err) && strstr(err, "unknown"))
+        if (key && !params_check(&params_cluster, key, "0", err, sizeof err) &&
+            strstr(err, "unknown"))
             die("%s", err);
         Bulwark__ConfigGet g = BULWARK__CONFIG_GET__INIT;
         g.version = version;
@@ -632,7 +652,8 @@ static int cmd_config(ctl *c, int argc, char **argv)
         params *cfg = params_new(&params_cluster);
         for (size_t i = 0; i < s->n_entries; i++)
             if (!params_set(cfg, s->entries[i]->key, s->entries[i]->value, err, sizeof err))
-                fprintf(stderr, "bulwarkctl: version %llu: %s\n", (unsigned long long)s->version, err);
+                fprintf(stderr, "bulwarkctl: version %llu: %s\n", (unsigned long long)s->version,
+                        err);
         if (key) {
             double d;
             if (strncmp(key, "score.", 6) != 0)
@@ -644,8 +665,8 @@ static int cmd_config(ctl *c, int argc, char **argv)
         } else {
             char when[64];
             fmt_time(s->created_ms, when, sizeof when);
-            printf("# version %llu by %s at %s%s%s\n", (unsigned long long)s->version, s->author, when,
-                   *s->comment ? ": " : "", s->comment);
+            printf("# version %llu by %s at %s%s%s\n", (unsigned long long)s->version, s->author,
+                   when, *s->comment ? ": " : "", s->comment);
             const param_table *t = &params_cluster;
             for (size_t i = 0; i < t->n; i++) {
                 bool set = false;
@@ -780,15 +801,20 @@ int main(int argc, char **argv)
     const char *conf = getenv("BULWARK_CTL_CONF");
     bool conf_explicit = conf != NULL;
     const char *timeout = NULL;
-    static const struct option opts[] = {
-        {"master", required_argument, 0, 'm'}, {"key", required_argument, 0, 'k'},
-        {"server-key", required_argument, 0, 's'}, {"no-curve", no_argument, 0, 'n'},
-        {"timeout", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"master", required_argument, 0, 'm'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"server-key", required_argument, 0, 's'},
+                                         {"no-curve", no_argument, 0, 'n'},
+                                         {"timeout", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c': conf = optarg; conf_explicit = true; break;
+        case 'c':
+            conf = optarg;
+            conf_explicit = true;
+            break;
         case 'm': c.master = optarg; break;
         case 'k': c.key = optarg; break;
         case 's': c.server_key = optarg; break;
@@ -806,7 +832,8 @@ int main(int argc, char **argv)
     c.cfg = params_new(&params_ctl);
     if (!conf)
         conf = "/etc/bulwark/bulwarkctl.conf";
-    if ((conf_explicit || access(conf, F_OK) == 0) && !params_load_file(c.cfg, conf, err, sizeof err))
+    if ((conf_explicit || access(conf, F_OK) == 0) &&
+        !params_load_file(c.cfg, conf, err, sizeof err))
         die("%s", err);
     if (timeout && !params_set(c.cfg, "timeout", timeout, err, sizeof err))
         die_usage("--timeout: %s", err);

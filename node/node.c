@@ -49,21 +49,21 @@ typedef struct {
 
     int nworkers;
     pthread_t *threads;
-    wid *workers;      /* every worker's inproc id, for shutdown */
+    wid *workers; /* every worker's inproc id, for shutdown */
     int nknown;
-    wid *idle;         /* FIFO of idle workers */
+    wid *idle; /* FIFO of idle workers */
     int nidle;
 
-    zmq_msg_t *queue;  /* jobs waiting for an idle worker (ring) */
+    zmq_msg_t *queue; /* jobs waiting for an idle worker (ring) */
     uint32_t qhead, qlen, capacity;
-    uint32_t in_node;  /* jobs received from the master and not yet answered */
+    uint32_t in_node; /* jobs received from the master and not yet answered */
     uint64_t jobs_done;
 
     void *master, *sub, *snap, *inproc, *monitor;
     int monitor_seq;
     bool hello_sent;
-    uint64_t hello_us;          /* when the last Hello went out */
-    uint64_t disconnects;       /* since the last successful handshake */
+    uint64_t hello_us; /* when the last Hello went out */
+    uint64_t disconnects; /* since the last successful handshake */
     uint64_t next_disconnect_log_us;
     uint64_t last_master_us, next_hb_us, reconnect_at_us, reconnect_ivl_us;
     uint64_t snapshot_asked_us;
@@ -135,7 +135,8 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&n->lock);
         pipeline *pl = pipeline_ref(n->current);
         pthread_mutex_unlock(&n->lock);
-        scan_task *t = scan_task_new(pl, job->job_id, job->envelope, job->message.data, job->message.len);
+        scan_task *t =
+            scan_task_new(pl, job->job_id, job->envelope, job->message.data, job->message.len);
         scan_run(t);
         Bulwark__ScanResult r = *scan_result(t);
         r.node_id = n->node_id;
@@ -178,7 +179,8 @@ static void send_hello(node *n)
     send_master(n, &p);
     n->hello_sent = true;
     n->hello_us = mono_us();
-    log_info("event=hello credit=%u config_version=%llu", h.credit, (unsigned long long)h.config_version);
+    log_info("event=hello credit=%u config_version=%llu", h.credit,
+             (unsigned long long)h.config_version);
 }
 
 static double loadavg1(void)
@@ -271,7 +273,8 @@ static void monitor_input(node *n)
                       "hint=\"add this node's public key to the master's curve_allow\"",
                       ep, val, n->mine.public_z85);
         else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-            log_error("event=handshake_failed endpoint=%s code=%u hint=\"curve settings differ?\"", ep, val);
+            log_error("event=handshake_failed endpoint=%s code=%u hint=\"curve settings differ?\"",
+                      ep, val);
         else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             log_info("event=master_connected endpoint=%s", ep);
             n->disconnects = 0;
@@ -313,7 +316,8 @@ static void apply_snapshot(node *n, const Bulwark__ConfigSnapshot *s)
     pipeline *pl = pipeline_new(p, s->version, err, sizeof err);
     params_destroy(&p);
     if (!pl) {
-        log_error("event=config_refused version=%llu error=\"%s\"", (unsigned long long)s->version, err);
+        log_error("event=config_refused version=%llu error=\"%s\"", (unsigned long long)s->version,
+                  err);
         return;
     }
     pthread_mutex_lock(&n->lock);
@@ -371,7 +375,8 @@ static void snap_input(node *n)
             n->snapshot_asked_us = 0;
             apply_snapshot(n, p->snapshot);
         } else if (p && p->body_case == BULWARK__PACKET__BODY_ERROR) {
-            log_warn("event=snapshot_unavailable code=%u error=\"%s\"", p->error->code, p->error->text);
+            log_warn("event=snapshot_unavailable code=%u error=\"%s\"", p->error->code,
+                     p->error->text);
         } else {
             log_warn("event=bad_frame socket=snapshot");
         }
@@ -479,7 +484,8 @@ static void master_input(node *n)
             zmq_msg_close(&m);
             break;
         default:
-            log_warn("event=bad_frame socket=master reason=\"unexpected packet type %d\"", p->body_case);
+            log_warn("event=bad_frame socket=master reason=\"unexpected packet type %d\"",
+                     p->body_case);
             zmq_msg_close(&m);
         }
         zx_packet_free(&p);
@@ -595,7 +601,8 @@ int main(int argc, char **argv)
             !key_load(params_str(n.cfg, "curve_server_key"), &n.server, err, sizeof err))
             log_fatal("event=config error=\"%s\"", err);
         if (!n.mine.secret_z85[0])
-            log_fatal("event=config error=\"%s holds no secret key\"", params_str(n.cfg, "curve_secret_key"));
+            log_fatal("event=config error=\"%s holds no secret key\"",
+                      params_str(n.cfg, "curve_secret_key"));
     }
     if (check_only) {
         printf("bulwark-node: configuration OK\n");
@@ -642,8 +649,9 @@ int main(int argc, char **argv)
 
     for (;;) {
         zmq_pollitem_t items[] = {
-            {n.master, 0, ZMQ_POLLIN, 0}, {n.inproc, 0, ZMQ_POLLIN, 0}, {n.sub, 0, ZMQ_POLLIN, 0},
-            {n.snap, 0, ZMQ_POLLIN, 0},   {n.monitor, 0, ZMQ_POLLIN, 0}, {NULL, sigfd, ZMQ_POLLIN, 0},
+            {n.master, 0, ZMQ_POLLIN, 0},  {n.inproc, 0, ZMQ_POLLIN, 0},
+            {n.sub, 0, ZMQ_POLLIN, 0},     {n.snap, 0, ZMQ_POLLIN, 0},
+            {n.monitor, 0, ZMQ_POLLIN, 0}, {NULL, sigfd, ZMQ_POLLIN, 0},
         };
         if (zmq_poll(items, 6, 100) < 0 && zmq_errno() != EINTR)
             log_fatal("event=poll error=\"%s\"", zmq_strerror(zmq_errno()));
@@ -719,7 +727,8 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < n.nworkers; i++)
         pthread_join(n.threads[i], NULL);
-    log_info("event=stopped jobs_done=%llu unfinished=%u", (unsigned long long)n.jobs_done, n.in_node);
+    log_info("event=stopped jobs_done=%llu unfinished=%u", (unsigned long long)n.jobs_done,
+             n.in_node);
     for (uint32_t i = 0; i < n.qlen; i++)
         zmq_msg_close(&n.queue[(n.qhead + i) % n.capacity]);
     zmq_close(n.master);

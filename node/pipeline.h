@@ -21,14 +21,14 @@ typedef struct pipeline pipeline;
 typedef struct scan_task scan_task;
 
 typedef struct {
-    const char *name;  /* UPPER_SNAKE; unique across all checks */
-    double score;      /* default weight; `score.NAME` in the cluster config overrides it */
+    const char *name; /* UPPER_SNAKE; unique across all checks */
+    double score; /* default weight; `score.NAME` in the cluster config overrides it */
     const char *desc;
 } symbol_def;
 
 /* The interface every check implements (node/checks/<name>.c). */
 typedef struct {
-    const char *name;          /* enabled by the cluster parameter check.<name>.enabled */
+    const char *name; /* enabled by the cluster parameter check.<name>.enabled */
     const symbol_def *symbols; /* ends with {NULL} */
     /* Builds the check's state for a generation; NULL state is fine. Returns false
      * with a reason in err if the configuration cannot work. */

@@ -12,7 +12,7 @@ PKGS=(
   # servers the tests and quickstart start on loopback
   mariadb-server mariadb-client
   # test tools
-  libcmocka-dev python3-pytest python3-zmq python3-protobuf procps
+  libcmocka-dev python3-pytest python3-zmq python3-protobuf procps cppcheck clang-format
 )
 
 missing=()

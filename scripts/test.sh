@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/test.sh - installs dependencies, builds with ASan+UBSan, runs every test:
+# scripts/test.sh - installs dependencies, builds with ASan+UBSan, runs cppcheck and
+# every test:
 #   1. cmocka unit tests under ctest (tests/unit)
 #   2. pytest integration tests against real MariaDB and the project's daemons
 #      on loopback (tests/integration), using the sanitized binaries, so a leak or
@@ -25,6 +26,12 @@ cmake --build "$BUILD" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export BULWARK_BUILD="$BUILD"
+
+step "static analysis (clang-format, cppcheck)"
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+cppcheck --enable=warning,performance,portability --std=c11 --inline-suppr --quiet --error-exitcode=1 \
+    -I shared -I master -I node -I "$BUILD/proto" -D_GNU_SOURCE -DPROTOBUF_C_VERSION_NUMBER=1004001 \
+    "-D_Noreturn=__attribute__((noreturn))" shared master node tests/unit tests/bench tests/fuzz
 
 step "unit tests (ctest)"
 (cd "$BUILD" && ctest --output-on-failure --timeout 300)

@@ -11,7 +11,7 @@ typedef struct arena arena;
 
 arena *arena_new(size_t chunk);
 void arena_destroy(arena **a);
-void *arena_alloc(arena *a, size_t n);         /* 16-byte aligned, never NULL */
+void *arena_alloc(arena *a, size_t n); /* 16-byte aligned, never NULL */
 char *arena_strdup(arena *a, const char *s);
 char *arena_strndup(arena *a, const char *s, size_t n);
 char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

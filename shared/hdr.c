@@ -49,7 +49,7 @@ hdr_block *hdr_parse(const char *raw, size_t len)
 
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;        /* line end (exclusive of LF) */
+        const char *le = nl ? nl : end; /* line end (exclusive of LF) */
         const char *next = nl ? nl + 1 : end;
         size_t llen = (size_t)(le - p);
         if (llen && le[-1] == '\r')
@@ -185,9 +185,12 @@ bool hdr_parse_date(const char *s, time_t *out)
 {
     static const char *months[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                    "jul", "aug", "sep", "oct", "nov", "dec"};
-    static const struct { const char *name; int off; } zones[] = {
-        {"UT", 0}, {"GMT", 0}, {"Z", 0}, {"EST", -500}, {"EDT", -400}, {"CST", -600},
-        {"CDT", -500}, {"MST", -700}, {"MDT", -600}, {"PST", -800}, {"PDT", -700}};
+    static const struct {
+        const char *name;
+        int off;
+    } zones[] = {{"UT", 0},     {"GMT", 0},    {"Z", 0},      {"EST", -500},
+                 {"EDT", -400}, {"CST", -600}, {"CDT", -500}, {"MST", -700},
+                 {"MDT", -600}, {"PST", -800}, {"PDT", -700}};
     int day, year, hh, mm, ss = 0, mon = -1;
 
     s = skip_cfws(s);
@@ -252,16 +255,16 @@ bool hdr_parse_date(const char *s, time_t *out)
     }
     if (*skip_cfws(s))
         return false;
-    if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year > 9999 ||
-        (off % 100) > 59 || (-off % 100) > 59)
+    if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year > 9999 || (off % 100) > 59 ||
+        (-off % 100) > 59)
         return false;
     /* 31 Feb is not a date: refuse it rather than roll over into March. */
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     if (day > mdays[mon] || (mon == 1 && day == 29 && !leap))
         return false;
-    int64_t t = days_from_civil(year, (unsigned)mon + 1, (unsigned)day) * 86400 + hh * 3600 +
-                mm * 60 + ss;
+    int64_t t =
+        days_from_civil(year, (unsigned)mon + 1, (unsigned)day) * 86400 + hh * 3600 + mm * 60 + ss;
     t -= (off / 100) * 3600 + (off % 100) * 60;
     *out = (time_t)t;
     return true;

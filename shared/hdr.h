@@ -13,18 +13,18 @@
 
 enum {
     HDR_NO_SEPARATOR = 1 << 0, /* no empty line: the message has no body part */
-    HDR_BAD_LINE = 1 << 1,     /* a header line with no colon or an empty name */
-    HDR_NUL = 1 << 2,          /* NUL byte in the header block */
-    HDR_8BIT = 1 << 3,         /* raw 8-bit bytes in the header block */
-    HDR_LONG_LINE = 1 << 4,    /* a line over 998 octets (RFC 5322 2.1.1) */
-    HDR_TOO_MANY = 1 << 5,     /* more fields than the limit; the rest were skipped */
-    HDR_EMPTY = 1 << 6,        /* no header fields at all */
+    HDR_BAD_LINE = 1 << 1, /* a header line with no colon or an empty name */
+    HDR_NUL = 1 << 2, /* NUL byte in the header block */
+    HDR_8BIT = 1 << 3, /* raw 8-bit bytes in the header block */
+    HDR_LONG_LINE = 1 << 4, /* a line over 998 octets (RFC 5322 2.1.1) */
+    HDR_TOO_MANY = 1 << 5, /* more fields than the limit; the rest were skipped */
+    HDR_EMPTY = 1 << 6, /* no header fields at all */
 };
 
 #define HDR_MAX_FIELDS 4096
 
 typedef struct {
-    char *name;  /* as written, NUL-terminated */
+    char *name; /* as written, NUL-terminated */
     char *value; /* unfolded (CRLF+WSP -> WSP), leading whitespace removed */
 } hdr_field;
 

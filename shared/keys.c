@@ -20,7 +20,7 @@ struct allowlist {
     struct {
         uint8_t key[32];
         char name[65];
-    } *e;
+    } * e;
 };
 
 bool key_name_valid(const char *s)

@@ -63,9 +63,8 @@ static void vlog(int lvl, const char *fmt, va_list ap)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s[%d] level=%s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(tv.tv_usec / 1000), log_prog, (int)getpid(),
-                     level_names[lvl]);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(tv.tv_usec / 1000), log_prog, (int)getpid(), level_names[lvl]);
     if (n < 0)
         n = 0;
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
@@ -77,15 +76,15 @@ static void vlog(int lvl, const char *fmt, va_list ap)
     (void)w;
 }
 
-#define LOG_FN(fn, lvl)                                                                        \
-    void fn(const char *fmt, ...)                                                              \
-    {                                                                                          \
-        if (lvl < log_min)                                                                     \
-            return;                                                                            \
-        va_list ap;                                                                            \
-        va_start(ap, fmt);                                                                     \
-        vlog(lvl, fmt, ap);                                                                    \
-        va_end(ap);                                                                            \
+#define LOG_FN(fn, lvl)                                                                            \
+    void fn(const char *fmt, ...)                                                                  \
+    {                                                                                              \
+        if (lvl < log_min)                                                                         \
+            return;                                                                                \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        vlog(lvl, fmt, ap);                                                                        \
+        va_end(ap);                                                                                \
     }
 
 LOG_FN(log_debug, LOG_DEBUG)

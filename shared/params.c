@@ -20,7 +20,8 @@
 
 #define NOB 0, 0, NULL
 static const param_def master_defs[] = {
-    {"master_id", P_STR, "", NOB, "Name of this master in logs and status; empty means the host name."},
+    {"master_id", P_STR, "", NOB,
+     "Name of this master in logs and status; empty means the host name."},
     {"client_endpoint", P_STR, "tcp://127.0.0.1:7400", NOB,
      "ZeroMQ endpoint where milters and bulwarkctl submit jobs and requests (ROUTER)."},
     {"worker_endpoint", P_STR, "tcp://127.0.0.1:7401", NOB,
@@ -30,16 +31,19 @@ static const param_def master_defs[] = {
     {"snapshot_endpoint", P_STR, "tcp://127.0.0.1:7403", NOB,
      "ZeroMQ endpoint that answers configuration snapshot requests (ROUTER)."},
     {"curve_enable", P_BOOL, "yes", NOB,
-     "Encrypt and authenticate all cluster sockets with CURVE. Turn off only on an isolated test bench."},
+     "Encrypt and authenticate all cluster sockets with CURVE. Turn off only on an isolated test "
+     "bench."},
     {"curve_secret_key", P_STR, "/etc/bulwark/keys/master.key", NOB,
      "Key file (from `bulwarkctl keygen`) holding the master's key pair."},
     {"curve_allow", P_STR, "/etc/bulwark/keys/allowed", NOB,
      "Allow-list of client and node public keys, one `NAME KEY` per line. Re-read on SIGHUP."},
     {"db_host", P_STR, "", NOB, "MariaDB host; empty to use db_socket."},
     {"db_port", P_INT, "3306", 1, 65535, NULL, "MariaDB TCP port."},
-    {"db_socket", P_STR, "/run/mysqld/mysqld.sock", NOB, "MariaDB Unix socket, used when db_host is empty."},
+    {"db_socket", P_STR, "/run/mysqld/mysqld.sock", NOB,
+     "MariaDB Unix socket, used when db_host is empty."},
     {"db_user", P_STR, "bulwark", NOB, "MariaDB user."},
-    {"db_password_file", P_STR, "", NOB, "File whose first line is the MariaDB password; empty for none."},
+    {"db_password_file", P_STR, "", NOB,
+     "File whose first line is the MariaDB password; empty for none."},
     {"db_name", P_STR, "bulwark", NOB, "MariaDB database."},
     {"db_retry", P_DURATION, "2s", 100, 600000, NULL, "Pause between attempts to reach MariaDB."},
     {"config_poll", P_DURATION, "2s", 100, 600000, NULL,
@@ -49,7 +53,8 @@ static const param_def master_defs[] = {
      "Heartbeats a node may miss before it is declared dead and its jobs re-dispatched."},
     {"attempt_timeout", P_DURATION, "30s", 100, 3600000, NULL,
      "A job held by one node longer than this is dispatched again to another."},
-    {"max_attempts", P_INT, "3", 1, 20, NULL, "Dispatches of one job before it is answered tempfail."},
+    {"max_attempts", P_INT, "3", 1, 20, NULL,
+     "Dispatches of one job before it is answered tempfail."},
     {"deadline_max", P_DURATION, "10m", 1000, 86400000, NULL,
      "Longest time a job may wait for its result, whatever deadline its client asked for; "
      "a job without a deadline gets 60 s."},
@@ -61,26 +66,34 @@ static const param_def master_defs[] = {
     {"shutdown_grace", P_DURATION, "10s", 0, 600000, NULL,
      "On SIGTERM, how long to wait for in-flight jobs before answering them tempfail."},
     {"io_threads", P_INT, "1", 1, 64, NULL, "ZeroMQ I/O threads (CURVE encryption runs in them)."},
-    {"user", P_STR, "", NOB, "Started as root: switch to this user once sockets are bound and keys read."},
+    {"user", P_STR, "", NOB,
+     "Started as root: switch to this user once sockets are bound and keys read."},
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
 };
 
 static const param_def node_defs[] = {
-    {"node_id", P_STR, "", NOB, "Name of this node in logs, results and status; empty means the host name."},
+    {"node_id", P_STR, "", NOB,
+     "Name of this node in logs, results and status; empty means the host name."},
     {"master_worker_endpoint", P_STR, "tcp://127.0.0.1:7401", NOB, "The master's worker_endpoint."},
-    {"master_publish_endpoint", P_STR, "tcp://127.0.0.1:7402", NOB, "The master's publish_endpoint."},
-    {"master_snapshot_endpoint", P_STR, "tcp://127.0.0.1:7403", NOB, "The master's snapshot_endpoint."},
+    {"master_publish_endpoint", P_STR, "tcp://127.0.0.1:7402", NOB,
+     "The master's publish_endpoint."},
+    {"master_snapshot_endpoint", P_STR, "tcp://127.0.0.1:7403", NOB,
+     "The master's snapshot_endpoint."},
     {"curve_enable", P_BOOL, "yes", NOB, "Use CURVE towards the master (must match the master)."},
     {"curve_secret_key", P_STR, "/etc/bulwark/keys/node.key", NOB, "This node's key file."},
-    {"curve_server_key", P_STR, "/etc/bulwark/keys/master.pub", NOB, "The master's public key file."},
+    {"curve_server_key", P_STR, "/etc/bulwark/keys/master.pub", NOB,
+     "The master's public key file."},
     {"workers", P_INT, "0", 0, 1024, NULL, "Scanner worker threads; 0 means one per CPU."},
     {"jobs_per_worker", P_INT, "2", 1, 64, NULL,
      "Jobs queued per worker thread (credit = workers x this); 2 hides the network round trip."},
-    {"heartbeat_interval", P_DURATION, "1s", 50, 60000, NULL, "Heartbeat period towards the master."},
+    {"heartbeat_interval", P_DURATION, "1s", 50, 60000, NULL,
+     "Heartbeat period towards the master."},
     {"heartbeat_liveness", P_INT, "3", 2, 100, NULL,
      "Heartbeats from the master that may be missed before the node reconnects."},
-    {"reconnect_max", P_DURATION, "16s", 100, 600000, NULL, "Longest pause between reconnection attempts."},
-    {"max_frame_size", P_SIZE, "64m", 1024, 1073741824, NULL, "Largest frame accepted from the master."},
+    {"reconnect_max", P_DURATION, "16s", 100, 600000, NULL,
+     "Longest pause between reconnection attempts."},
+    {"max_frame_size", P_SIZE, "64m", 1024, 1073741824, NULL,
+     "Largest frame accepted from the master."},
     {"shutdown_grace", P_DURATION, "10s", 0, 600000, NULL,
      "On SIGTERM, how long to finish jobs in hand before handing the rest back."},
     {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
@@ -91,18 +104,23 @@ static const param_def ctl_defs[] = {
     {"master_endpoint", P_STR, "tcp://127.0.0.1:7400", NOB, "The master's client_endpoint."},
     {"curve_enable", P_BOOL, "yes", NOB, "Use CURVE towards the master (must match the master)."},
     {"curve_secret_key", P_STR, "/etc/bulwark/keys/ctl.key", NOB, "This client's key file."},
-    {"curve_server_key", P_STR, "/etc/bulwark/keys/master.pub", NOB, "The master's public key file."},
-    {"timeout", P_DURATION, "30s", 100, 3600000, NULL, "How long to wait for a reply or a scan result."},
-    {"window", P_INT, "64", 1, 100000, NULL, "Scan jobs `bulwarkctl scan` keeps in flight at once."},
+    {"curve_server_key", P_STR, "/etc/bulwark/keys/master.pub", NOB,
+     "The master's public key file."},
+    {"timeout", P_DURATION, "30s", 100, 3600000, NULL,
+     "How long to wait for a reply or a scan result."},
+    {"window", P_INT, "64", 1, 100000, NULL,
+     "Scan jobs `bulwarkctl scan` keeps in flight at once."},
 };
 
 static const param_def cluster_defs[] = {
-    {"policy.tag_score", P_DOUBLE, "5", -1000, 100000, NULL, "A total score at or above this tags the message."},
+    {"policy.tag_score", P_DOUBLE, "5", -1000, 100000, NULL,
+     "A total score at or above this tags the message."},
     {"policy.quarantine_score", P_DOUBLE, "10", -1000, 100000, NULL,
      "A total score at or above this quarantines the message."},
     {"policy.reject_score", P_DOUBLE, "15", -1000, 100000, NULL,
      "A total score at or above this rejects the message (5xx)."},
-    {"policy.subject_prefix", P_STR, "", NOB, "Text put before the Subject of tagged mail; empty for none."},
+    {"policy.subject_prefix", P_STR, "", NOB,
+     "Text put before the Subject of tagged mail; empty for none."},
     {"policy.fail_open", P_BOOL, "no", NOB,
      "When no verdict can be had, accept the message instead of answering 4xx."},
     {"policy.reject_message", P_STR, "message rejected as spam", NOB,
@@ -122,7 +140,7 @@ static const param_def cluster_defs[] = {
      "What a message with GTUBE gets, whatever its score."},
 };
 
-#define TABLE(var, t, f, i, d, dp, dd) \
+#define TABLE(var, t, f, i, d, dp, dd)                                                             \
     const param_table var = {t, f, i, d, sizeof d / sizeof d[0], dp, dd}
 
 TABLE(params_master, "bulwark-master", "/etc/bulwark/master.conf",
@@ -132,11 +150,13 @@ TABLE(params_node, "bulwark-node", "/etc/bulwark/node.conf",
 TABLE(params_ctl, "bulwarkctl", "/etc/bulwark/bulwarkctl.conf",
       "Read by `bulwarkctl` (`-c FILE` or `$BULWARK_CTL_CONF`); command-line options override it.",
       ctl_defs, NULL, NULL);
-TABLE(params_cluster, "cluster configuration", "MariaDB `config_version`, via `bulwarkctl config set`",
-      "Versioned: every change is a new version, published to every node, which applies it "
-      "between two jobs. `bulwarkctl scan --local` reads the same keys with `--set` and `--config`.",
-      cluster_defs, "score.",
-      "`score.SYMBOL` (number) overrides the weight of any symbol, e.g. `score.MISSING_DATE = 2.5`.");
+TABLE(
+    params_cluster, "cluster configuration",
+    "MariaDB `config_version`, via `bulwarkctl config set`",
+    "Versioned: every change is a new version, published to every node, which applies it "
+    "between two jobs. `bulwarkctl scan --local` reads the same keys with `--set` and `--config`.",
+    cluster_defs, "score.",
+    "`score.SYMBOL` (number) overrides the weight of any symbol, e.g. `score.MISSING_DATE = 2.5`.");
 
 /* ---- values ------------------------------------------------------------------- */
 
@@ -263,7 +283,8 @@ static const char *type_words(param_type t)
 static bool parse_value(const param_def *d, const char *value, pval *v, char *err, size_t errlen)
 {
     static const char *size_sfx[] = {"k", "m", "g", "kb", "mb", "gb"};
-    static const double size_mul[] = {1024.0, 1048576.0, 1073741824.0, 1024.0, 1048576.0, 1073741824.0};
+    static const double size_mul[] = {1024.0, 1048576.0, 1073741824.0,
+                                      1024.0, 1048576.0, 1073741824.0};
     static const char *dur_sfx[] = {"ms", "s", "m", "h", "d"};
     static const double dur_mul[] = {1, 1000, 60000, 3600000, 86400000};
     double x = 0;
@@ -274,8 +295,7 @@ static bool parse_value(const param_def *d, const char *value, pval *v, char *er
         return false;
     }
     switch (d->type) {
-    case P_STR:
-        return true;
+    case P_STR: return true;
     case P_BOOL: {
         bool b = false;
         ok = parse_bool(value, &b);
@@ -317,7 +337,9 @@ static bool parse_value(const param_def *d, const char *value, pval *v, char *er
         if (x < d->min || x > d->max) {
             snprintf(err, errlen, "bad value for '%s': '%s' is out of range [%.15g, %.15g]%s",
                      d->name, value, d->min, d->max,
-                     d->type == P_DURATION ? " ms" : d->type == P_SIZE ? " bytes" : "");
+                     d->type == P_DURATION ? " ms"
+                     : d->type == P_SIZE   ? " bytes"
+                                           : "");
             return false;
         }
         v->d = x;
@@ -597,14 +619,17 @@ void params_doc(const param_table *t, char **out)
         char range[96] = "";
         if (d->type == P_INT || d->type == P_DOUBLE || d->type == P_SIZE || d->type == P_DURATION)
             snprintf(range, sizeof range, "%.15g .. %.15g%s", d->min, d->max,
-                     d->type == P_DURATION ? " ms" : d->type == P_SIZE ? " bytes" : "");
+                     d->type == P_DURATION ? " ms"
+                     : d->type == P_SIZE   ? " bytes"
+                                           : "");
         /* '|' would end a Markdown table cell: enum choices are written with '/'. */
         char type[160];
         snprintf(type, sizeof type, "%s", type_name(d));
         for (char *c = type; (c = strchr(c, '|'));)
             *c = '/';
         if (*d->def)
-            buf_printf(&b, "| `%s` | %s | `%s` | %s | %s |\n", d->name, type, d->def, range, d->doc);
+            buf_printf(&b, "| `%s` | %s | `%s` | %s | %s |\n", d->name, type, d->def, range,
+                       d->doc);
         else
             buf_printf(&b, "| `%s` | %s | (empty) | %s | %s |\n", d->name, type, range, d->doc);
     }

@@ -14,20 +14,20 @@
 #include <stdint.h>
 
 typedef enum {
-    P_STR,      /* any single-line text */
-    P_INT,      /* integer within [min, max] */
-    P_DOUBLE,   /* number within [min, max] */
-    P_BOOL,     /* yes/no, true/false, on/off, 1/0 */
-    P_SIZE,     /* bytes; suffix k, m, g (powers of 1024) */
+    P_STR, /* any single-line text */
+    P_INT, /* integer within [min, max] */
+    P_DOUBLE, /* number within [min, max] */
+    P_BOOL, /* yes/no, true/false, on/off, 1/0 */
+    P_SIZE, /* bytes; suffix k, m, g (powers of 1024) */
     P_DURATION, /* milliseconds; suffix ms, s, m, h (a bare number is seconds) */
-    P_ENUM,     /* one of `choices`, separated by '|' */
+    P_ENUM, /* one of `choices`, separated by '|' */
 } param_type;
 
 typedef struct {
     const char *name;
     param_type type;
     const char *def;
-    double min, max;     /* for P_INT, P_DOUBLE, P_SIZE, P_DURATION */
+    double min, max; /* for P_INT, P_DOUBLE, P_SIZE, P_DURATION */
     const char *choices; /* for P_ENUM */
     const char *doc;
 } param_def;

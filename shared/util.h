@@ -5,9 +5,9 @@
 #ifndef BW_UTIL_H
 #define BW_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdbool.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t n);

@@ -3,9 +3,9 @@
 #define BW_MIGRATIONS_H
 
 struct migration {
-    int version;       /* NNN of the file name */
-    const char *name;  /* file name */
-    const char *sql;   /* statements separated by ';' at line end */
+    int version; /* NNN of the file name */
+    const char *name; /* file name */
+    const char *sql; /* statements separated by ';' at line end */
 };
 
 /* Ordered by version; the last entry has version 0. */

@@ -19,7 +19,8 @@ static const symbol_def header_symbols[] = {
     {"MISSING_FROM", 2.0, "No From header"},
     {"MISSING_MESSAGE_ID", 0.5, "No Message-ID header"},
     {"MISSING_SUBJECT", 0.3, "No Subject header"},
-    {"DUPLICATE_HEADER", 1.5, "A field that may appear once (From, Date, Subject, ...) appears more often"},
+    {"DUPLICATE_HEADER", 1.5,
+     "A field that may appear once (From, Date, Subject, ...) appears more often"},
     {"INVALID_DATE", 1.0, "Date header is not an RFC 5322 date"},
     {"DATE_IN_FUTURE", 1.5, "Date is further ahead than check.headers.max_future"},
     {"DATE_IN_PAST", 0.5, "Date is further back than check.headers.max_past"},
@@ -46,7 +47,8 @@ static void headers_run(scan_task *t, const void *state)
 {
     const headers_state *s = state;
     const hdr_block *h = task_headers(t);
-    static const char *once[] = {"From", "Date", "Subject", "Message-ID", "Sender", "To", "Reply-To"};
+    static const char *once[] = {"From",   "Date", "Subject", "Message-ID",
+                                 "Sender", "To",   "Reply-To"};
 
     if (h->flags & HDR_EMPTY) {
         task_symbol(t, "NO_HEADERS", "no header fields");

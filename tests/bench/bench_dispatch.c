@@ -60,7 +60,8 @@ static void load_corpus(const char *dir, corpus *c)
         names[n++] = xasprintf("%s/%s", dir, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_name);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_name);
     c->data = xcalloc(n ? n : 1, sizeof *c->data);
     c->len = xcalloc(n ? n : 1, sizeof *c->len);
     for (size_t i = 0; i < n; i++) {
@@ -207,7 +208,8 @@ static int run_workers(int argc, char **argv)
     pthread_t *t = xcalloc((size_t)n, sizeof *t);
     wargs *a = xcalloc((size_t)n, sizeof *a);
     for (int i = 0; i < n; i++) {
-        a[i] = (wargs){ctx, argv[2], argc > 6 ? argv[5] : NULL, argc > 6 ? argv[6] : NULL, i, credit};
+        a[i] =
+            (wargs){ctx, argv[2], argc > 6 ? argv[5] : NULL, argc > 6 ? argv[6] : NULL, i, credit};
         pthread_create(&t[i], NULL, null_worker, &a[i]);
     }
     for (int i = 0; i < n; i++)
@@ -224,7 +226,7 @@ typedef struct {
     void *sock;
     corpus c;
     uint64_t *sent_us; /* per job index */
-    uint64_t *lat;     /* per answered job */
+    uint64_t *lat; /* per answered job */
     size_t nlat, sent, answered, tempfail, other;
     char prefix[24];
 } client;
@@ -298,9 +300,10 @@ static void report(client *cl, const char *mode, double secs, double target_rate
     printf("{\"mode\":\"%s\",\"jobs\":%zu,\"answered\":%zu,\"tempfail\":%zu,\"seconds\":%.3f,"
            "\"jobs_per_s\":%.0f,\"target_rate\":%.0f,\"avg_msg_bytes\":%zu,"
            "\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}\n",
-           mode, cl->sent, cl->answered, cl->tempfail, secs, (double)cl->answered / secs, target_rate,
-           bytes / cl->c.n, (unsigned long long)pct(cl->lat, cl->nlat, 50),
-           (unsigned long long)pct(cl->lat, cl->nlat, 90), (unsigned long long)pct(cl->lat, cl->nlat, 99),
+           mode, cl->sent, cl->answered, cl->tempfail, secs, (double)cl->answered / secs,
+           target_rate, bytes / cl->c.n, (unsigned long long)pct(cl->lat, cl->nlat, 50),
+           (unsigned long long)pct(cl->lat, cl->nlat, 90),
+           (unsigned long long)pct(cl->lat, cl->nlat, 99),
            (unsigned long long)pct(cl->lat, cl->nlat, 99.9),
            (unsigned long long)(cl->nlat ? cl->lat[cl->nlat - 1] : 0));
 }
@@ -391,7 +394,8 @@ static int run_local(int argc, char **argv)
     uint64_t t0 = mono_us();
     for (size_t i = 0; i < n; i++) {
         uint64_t s = mono_us();
-        scan_task *t = scan_task_new(pl, "bench", &env, (const uint8_t *)c.data[i % c.n], c.len[i % c.n]);
+        scan_task *t =
+            scan_task_new(pl, "bench", &env, (const uint8_t *)c.data[i % c.n], c.len[i % c.n]);
         scan_run(t);
         scan_task_destroy(&t);
         lat[i] = mono_us() - s;

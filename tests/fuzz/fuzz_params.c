@@ -45,8 +45,8 @@ static void check_round_trip(const param_table *t, const params *p)
         buf_printf(&out, "%s = %s\n", k, v);
     }
     params *q = params_new(t);
-    FUZZ_ASSERT(params_load_text(q, "round-trip", out.data ? out.data : "", out.len, err,
-                                 sizeof err));
+    FUZZ_ASSERT(
+        params_load_text(q, "round-trip", out.data ? out.data : "", out.len, err, sizeof err));
     for (size_t it = 0; params_next_set(p, &it, &k, &v);) {
         double d;
         const char *w = NULL;

@@ -28,7 +28,7 @@
 
 typedef struct {
     void *ctx;
-    void *cr, *wr;         /* the master's ROUTERs: clients, workers */
+    void *cr, *wr; /* the master's ROUTERs: clients, workers */
     void *client, *c2, *wa, *wb; /* DEALER peers: two clients, two nodes */
     params *cfg;
     dispatch *d;

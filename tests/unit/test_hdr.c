@@ -406,29 +406,29 @@ static void test_dates_invalid(void **state)
     date_bad("");
     date_bad("   ");
     date_bad("garbage");
-    date_bad("Fri 21 Nov 1997 09:55:06 -0600");       /* day of week without comma */
-    date_bad("Fri, Nov 1997 09:55:06 -0600");         /* no day */
-    date_bad("0 Nov 1997 09:55:06 -0600");            /* day 0 */
-    date_bad("32 Nov 1997 09:55:06 -0600");           /* day 32 */
-    date_bad("123 Nov 1997 09:55:06 -0600");          /* three-digit day */
-    date_bad("21 Foo 1997 09:55:06 -0600");           /* no such month */
-    date_bad("21 November 1997 09:55:06 -0600");      /* full month name */
-    date_bad("21 Nov 1 09:55:06 -0600");              /* one-digit year */
-    date_bad("21 Nov 19970 09:55:06 -0600");          /* five-digit year */
-    date_bad("21 Nov 1997");                          /* no time */
-    date_bad("21 Nov 1997 09");                       /* no minutes */
-    date_bad("21 Nov 1997 09:5 +0000");               /* one-digit minutes */
-    date_bad("21 Nov 1997 24:00:00 +0000");           /* hour 24 */
-    date_bad("21 Nov 1997 09:60:00 +0000");           /* minute 60 */
-    date_bad("21 Nov 1997 09:55:61 +0000");           /* second 61 */
-    date_bad("21 Nov 1997 09:55:06 +0060");           /* zone minutes 60 */
+    date_bad("Fri 21 Nov 1997 09:55:06 -0600"); /* day of week without comma */
+    date_bad("Fri, Nov 1997 09:55:06 -0600"); /* no day */
+    date_bad("0 Nov 1997 09:55:06 -0600"); /* day 0 */
+    date_bad("32 Nov 1997 09:55:06 -0600"); /* day 32 */
+    date_bad("123 Nov 1997 09:55:06 -0600"); /* three-digit day */
+    date_bad("21 Foo 1997 09:55:06 -0600"); /* no such month */
+    date_bad("21 November 1997 09:55:06 -0600"); /* full month name */
+    date_bad("21 Nov 1 09:55:06 -0600"); /* one-digit year */
+    date_bad("21 Nov 19970 09:55:06 -0600"); /* five-digit year */
+    date_bad("21 Nov 1997"); /* no time */
+    date_bad("21 Nov 1997 09"); /* no minutes */
+    date_bad("21 Nov 1997 09:5 +0000"); /* one-digit minutes */
+    date_bad("21 Nov 1997 24:00:00 +0000"); /* hour 24 */
+    date_bad("21 Nov 1997 09:60:00 +0000"); /* minute 60 */
+    date_bad("21 Nov 1997 09:55:61 +0000"); /* second 61 */
+    date_bad("21 Nov 1997 09:55:06 +0060"); /* zone minutes 60 */
     date_bad("21 Nov 1997 09:55:06 -0099");
-    date_bad("21 Nov 1997 09:55:06 +060");            /* three-digit zone */
-    date_bad("21 Nov 1997 09:55:06 +00000");          /* five-digit zone */
-    date_bad("21 Nov 1997 09:55:06 UTC");             /* not an RFC 5322 zone */
+    date_bad("21 Nov 1997 09:55:06 +060"); /* three-digit zone */
+    date_bad("21 Nov 1997 09:55:06 +00000"); /* five-digit zone */
+    date_bad("21 Nov 1997 09:55:06 UTC"); /* not an RFC 5322 zone */
     date_bad("21 Nov 1997 09:55:06 CEST");
-    date_bad("21 Nov 1997 09:55:06 -0600 trailing");  /* text after the zone */
-    date_bad("2024-02-29T12:00:00Z");                 /* ISO 8601 is not RFC 5322 */
+    date_bad("21 Nov 1997 09:55:06 -0600 trailing"); /* text after the zone */
+    date_bad("2024-02-29T12:00:00Z"); /* ISO 8601 is not RFC 5322 */
 }
 
 static void test_dates_impossible_day_of_month(void **state)

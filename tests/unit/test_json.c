@@ -70,17 +70,17 @@ static void test_embedded_nul(void **state)
 
 static void test_valid_utf8(void **state)
 {
-    STR_IS("caf\xc3\xa9", "\"caf\xc3\xa9\"");                     /* U+00E9, 2 bytes */
-    STR_IS("\xc2\x80", "\"\xc2\x80\"");                           /* U+0080, smallest 2 */
-    STR_IS("\xdf\xbf", "\"\xdf\xbf\"");                           /* U+07FF */
-    STR_IS("\xe0\xa0\x80", "\"\xe0\xa0\x80\"");                   /* U+0800, smallest 3 */
-    STR_IS("\xe2\x82\xac", "\"\xe2\x82\xac\"");                   /* U+20AC euro */
-    STR_IS("\xed\x9f\xbf", "\"\xed\x9f\xbf\"");                   /* U+D7FF, before surrogates */
-    STR_IS("\xee\x80\x80", "\"\xee\x80\x80\"");                   /* U+E000, after them */
-    STR_IS("\xef\xbf\xbf", "\"\xef\xbf\xbf\"");                   /* U+FFFF */
-    STR_IS("\xf0\x90\x80\x80", "\"\xf0\x90\x80\x80\"");           /* U+10000, smallest 4 */
-    STR_IS("\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"");           /* U+1F600 */
-    STR_IS("\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\"");           /* U+10FFFF, the last */
+    STR_IS("caf\xc3\xa9", "\"caf\xc3\xa9\""); /* U+00E9, 2 bytes */
+    STR_IS("\xc2\x80", "\"\xc2\x80\""); /* U+0080, smallest 2 */
+    STR_IS("\xdf\xbf", "\"\xdf\xbf\""); /* U+07FF */
+    STR_IS("\xe0\xa0\x80", "\"\xe0\xa0\x80\""); /* U+0800, smallest 3 */
+    STR_IS("\xe2\x82\xac", "\"\xe2\x82\xac\""); /* U+20AC euro */
+    STR_IS("\xed\x9f\xbf", "\"\xed\x9f\xbf\""); /* U+D7FF, before surrogates */
+    STR_IS("\xee\x80\x80", "\"\xee\x80\x80\""); /* U+E000, after them */
+    STR_IS("\xef\xbf\xbf", "\"\xef\xbf\xbf\""); /* U+FFFF */
+    STR_IS("\xf0\x90\x80\x80", "\"\xf0\x90\x80\x80\""); /* U+10000, smallest 4 */
+    STR_IS("\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""); /* U+1F600 */
+    STR_IS("\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\""); /* U+10FFFF, the last */
     STR_IS("\"\xc3\xa9\"\n", "\"\\\"\xc3\xa9\\\"\\n\"");
 }
 
@@ -88,9 +88,11 @@ static void test_invalid_utf8(void **state)
 {
     /* A lone continuation byte, and several. */
     STR_IS("\x80", "\"\\ufffd\"");
-    STR_IS("a\xbf\xbf" "b", "\"a\\ufffd\\ufffdb\"");
+    STR_IS("a\xbf\xbf"
+           "b",
+           "\"a\\ufffd\\ufffdb\"");
     /* Lead bytes that never start a sequence. */
-    STR_IS("\xc0\xaf", "\"\\ufffd\\ufffd\"");   /* C0: always overlong */
+    STR_IS("\xc0\xaf", "\"\\ufffd\\ufffd\""); /* C0: always overlong */
     STR_IS("\xc1\xbf", "\"\\ufffd\\ufffd\"");
     STR_IS("\xf5\x80\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
     STR_IS("\xfe", "\"\\ufffd\"");
@@ -173,7 +175,10 @@ static void test_utf8_scrub(void **state)
     memcpy(copy, ok, sizeof ok);
     utf8_scrub(copy);
     assert_string_equal(copy, ok); /* valid text is left alone */
-    char bad[] = "a\xff" "b\xc3(c\xe2\x82" "d\xed\xa0\x80" "e\xc0\xafz\xc3";
+    char bad[] = "a\xff"
+                 "b\xc3(c\xe2\x82"
+                 "d\xed\xa0\x80"
+                 "e\xc0\xafz\xc3";
     utf8_scrub(bad);
     assert_string_equal(bad, "a?b?(c??d???e??z?");
 }

@@ -205,8 +205,7 @@ static void test_mismatched_halves_refused(void **state)
     char text[512], err[512], want[512];
     gen("a", &a);
     gen("b", &b);
-    snprintf(text, sizeof text, "name = a\npublic = %s\nsecret = %s\n", a.public_z85,
-             b.secret_z85);
+    snprintf(text, sizeof text, "name = a\npublic = %s\nsecret = %s\n", a.public_z85, b.secret_z85);
     const char *p = write_text("mixed.key", text);
     assert_false(key_load(p, &got, err, sizeof err));
     snprintf(want, sizeof want, "%s: public and secret keys do not belong together", p);
@@ -238,7 +237,8 @@ static void test_bad_fields_refused(void **state)
     snprintf(text, sizeof text, "name = k\npublic = %s\nfoo = bar\n", k.public_z85);
     load_refused(text, ":3: bad or unknown field 'foo'");
     /* Blank and comment lines count: the number is what an editor shows. */
-    snprintf(text, sizeof text, "# key\n\nname = k\n\n# x\npublic = %s\nowner = me\n", k.public_z85);
+    snprintf(text, sizeof text, "# key\n\nname = k\n\n# x\npublic = %s\nowner = me\n",
+             k.public_z85);
     load_refused(text, ":7: bad or unknown field 'owner'");
     load_refused("public = tooshort\n", ":1: bad or unknown field 'public'");
     /* 40 characters, but not Z85 ('"' is outside the alphabet). */

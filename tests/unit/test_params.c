@@ -23,11 +23,11 @@
 
 #include <cmocka.h>
 
-#define assert_dbl(a, b)                                                                 \
-    do {                                                                                 \
-        double a_ = (a), b_ = (b);                                                       \
-        if (!(fabs(a_ - b_) <= 1e-9))                                                    \
-            fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);                          \
+#define assert_dbl(a, b)                                                                           \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= 1e-9))                                                              \
+            fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);                                    \
     } while (0)
 
 /* Sets key=value and asserts success. */
@@ -105,11 +105,21 @@ static void test_defaults_other_tables(void **state)
 static void test_sizes(void **state)
 {
     params *p = params_new(&params_master);
-    static const struct { const char *in; long long want; } ok[] = {
-        {"2048", 2048},          {"1k", 1024},          {"1K", 1024},
-        {"4kb", 4096},           {"2m", 2097152},       {"3MB", 3145728},
-        {"1g", 1073741824},      {"1.5k", 1536},        {"10 m", 10485760},
-        {"1024", 1024},          {"1073741824", 1073741824},
+    static const struct {
+        const char *in;
+        long long want;
+    } ok[] = {
+        {"2048", 2048},
+        {"1k", 1024},
+        {"1K", 1024},
+        {"4kb", 4096},
+        {"2m", 2097152},
+        {"3MB", 3145728},
+        {"1g", 1073741824},
+        {"1.5k", 1536},
+        {"10 m", 10485760},
+        {"1024", 1024},
+        {"1073741824", 1073741824},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         set_ok(p, "max_frame_size", ok[i].in);
@@ -140,14 +150,17 @@ static void test_sizes(void **state)
 static void test_durations(void **state)
 {
     params *p = params_new(&params_master);
-    static const struct { const char *key, *in; long long want; } ok[] = {
+    static const struct {
+        const char *key, *in;
+        long long want;
+    } ok[] = {
         {"heartbeat_interval", "50ms", 50},
         {"heartbeat_interval", "250MS", 250},
         {"heartbeat_interval", "2s", 2000},
         {"heartbeat_interval", "1.5s", 1500},
         {"heartbeat_interval", "1m", 60000},
-        {"heartbeat_interval", "3", 3000},      /* bare number: seconds */
-        {"heartbeat_interval", "0.25", 250},    /* bare fraction of a second */
+        {"heartbeat_interval", "3", 3000}, /* bare number: seconds */
+        {"heartbeat_interval", "0.25", 250}, /* bare fraction of a second */
         {"heartbeat_interval", "10 s", 10000},
         {"attempt_timeout", "1h", 3600000},
         {"shutdown_grace", "0", 0},
@@ -222,7 +235,8 @@ static void test_enums(void **state)
                 "bad value for 'log_level': 'deb' is not one of debug|info|warn|error");
     set_refused(p, "log_level", "info|warn",
                 "bad value for 'log_level': 'info|warn' is not one of debug|info|warn|error");
-    set_refused(p, "log_level", "", "bad value for 'log_level': '' is not one of debug|info|warn|error");
+    set_refused(p, "log_level", "",
+                "bad value for 'log_level': '' is not one of debug|info|warn|error");
     assert_string_equal(params_str(p, "log_level"), "error");
     params_destroy(&p);
 
@@ -401,12 +415,12 @@ static void test_load_text_good(void **state)
     const char *text = "# comment line\n"
                        "\n"
                        "   \t\n"
-                       "master_id = m1\r\n"            /* CRLF */
-                       "  db_port=3307  \n"             /* no spaces around '=' */
+                       "master_id = m1\r\n" /* CRLF */
+                       "  db_port=3307  \n" /* no spaces around '=' */
                        "  # indented comment\n"
-                       "db_password_file = /a=b\n"      /* '=' inside the value */
+                       "db_password_file = /a=b\n" /* '=' inside the value */
                        "heartbeat_interval = 250ms\n"
-                       "log_level = debug";             /* no final newline */
+                       "log_level = debug"; /* no final newline */
     assert_true(load(p, text, err, sizeof err));
     assert_string_equal(params_str(p, "master_id"), "m1");
     assert_int_equal(params_int(p, "db_port"), 3307);
@@ -432,8 +446,8 @@ static void test_load_text_errors(void **state)
     assert_false(load(p, "master_id = a\r\ndb_port = 0\r\n", err, sizeof err));
     assert_string_equal(err, "conf:2: bad value for 'db_port': '0' is out of range [1, 65535]");
     assert_false(load(p, "log_level = loud\n", err, sizeof err));
-    assert_string_equal(err,
-                        "conf:1: bad value for 'log_level': 'loud' is not one of debug|info|warn|error");
+    assert_string_equal(
+        err, "conf:1: bad value for 'log_level': 'loud' is not one of debug|info|warn|error");
 
     /* A long bad line is quoted cut to 60 characters. */
     char longline[200];
@@ -613,7 +627,8 @@ static void test_doc_lists_every_parameter(void **state)
     }
     char *doc = NULL;
     params_doc(&params_master, &doc);
-    assert_non_null(strstr(doc, "| `db_port` | integer | `3306` | 1 .. 65535 | MariaDB TCP port. |"));
+    assert_non_null(
+        strstr(doc, "| `db_port` | integer | `3306` | 1 .. 65535 | MariaDB TCP port. |"));
     assert_non_null(strstr(doc, "| `heartbeat_interval` | duration | `1s` | 50 .. 60000 ms |"));
     /* Every parameter row has five cells: a '|' inside one (enum choices) would
      * break the Markdown table. */

@@ -23,11 +23,11 @@
 
 #define GTUBE "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
-#define assert_dbl(a, b)                                                                 \
-    do {                                                                                 \
-        double a_ = (a), b_ = (b);                                                       \
-        if (!(fabs(a_ - b_) <= 1e-9))                                                    \
-            fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);                          \
+#define assert_dbl(a, b)                                                                           \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= 1e-9))                                                              \
+            fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);                                    \
     } while (0)
 
 /* Builds a generation from "key", "value", ... NULL over the defaults. */
@@ -158,7 +158,8 @@ static void test_gtube_in_subject_only(void **state)
     scan_task_destroy(&t);
 
     /* A broken GTUBE string is not GTUBE. */
-    t = scan(p, good_message(0, "", "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34"));
+    t = scan(p, good_message(
+                    0, "", "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34"));
     assert_null(sym(scan_result(t), "GTUBE"));
     scan_task_destroy(&t);
     pipeline_release(&p);
@@ -241,8 +242,13 @@ static void test_size_limit(void **state)
     scan_task_destroy(&t);
     pipeline_release(&p);
 
-    static const char *const tag[] = {"check.size.max_bytes", "1k", "check.size.action", "tag",
-                                      "policy.subject_prefix", "[BIG]", NULL};
+    static const char *const tag[] = {"check.size.max_bytes",
+                                      "1k",
+                                      "check.size.action",
+                                      "tag",
+                                      "policy.subject_prefix",
+                                      "[BIG]",
+                                      NULL};
     p = make(tag);
     t = scan(p, sized_message(2000));
     r = scan_result(t);
@@ -386,8 +392,7 @@ static void test_headers_check_disabled(void **state)
 
 static void test_score_override(void **state)
 {
-    static const char *const kv[] = {"score.MISSING_FROM", "20", "score.MISSING_DATE", "-1",
-                                     NULL};
+    static const char *const kv[] = {"score.MISSING_FROM", "20", "score.MISSING_DATE", "-1", NULL};
     pipeline *p = make(kv);
     scan_task *t = scan(p, "Subject: s\r\nMessage-ID: <a@b>\r\n\r\n");
     const Bulwark__ScanResult *r = scan_result(t);
@@ -447,8 +452,8 @@ static void test_thresholds(void **state)
     assert_int_equal(action_for_weight("15", NULL), BULWARK__ACTION__ACTION_REJECT);
     assert_int_equal(action_for_weight("1000", NULL), BULWARK__ACTION__ACTION_REJECT);
 
-    static const char *const low[] = {"policy.tag_score", "1", "policy.quarantine_score", "2",
-                                      "policy.reject_score", "3", NULL};
+    static const char *const low[] = {
+        "policy.tag_score", "1", "policy.quarantine_score", "2", "policy.reject_score", "3", NULL};
     assert_int_equal(action_for_weight("0.5", low), BULWARK__ACTION__ACTION_PASS);
     assert_int_equal(action_for_weight("1", low), BULWARK__ACTION__ACTION_TAG);
     assert_int_equal(action_for_weight("2", low), BULWARK__ACTION__ACTION_QUARANTINE);
@@ -461,8 +466,13 @@ static void test_thresholds(void **state)
 
 static void test_tag_subject_prefix_and_reason(void **state)
 {
-    static const char *const kv[] = {"score.MISSING_MESSAGE_ID", "6", "policy.subject_prefix",
-                                     "[SPAM]", "policy.reject_message", "go away", NULL};
+    static const char *const kv[] = {"score.MISSING_MESSAGE_ID",
+                                     "6",
+                                     "policy.subject_prefix",
+                                     "[SPAM]",
+                                     "policy.reject_message",
+                                     "go away",
+                                     NULL};
     pipeline *p = make(kv);
     scan_task *t = scan(p, "From: a@b\r\nSubject: s\r\nDate: x\r\n\r\n");
     const Bulwark__ScanResult *r = scan_result(t);
@@ -474,8 +484,13 @@ static void test_tag_subject_prefix_and_reason(void **state)
     scan_task_destroy(&t);
     pipeline_release(&p);
 
-    static const char *const rj[] = {"score.MISSING_MESSAGE_ID", "16", "policy.subject_prefix",
-                                     "[SPAM]", "policy.reject_message", "go away", NULL};
+    static const char *const rj[] = {"score.MISSING_MESSAGE_ID",
+                                     "16",
+                                     "policy.subject_prefix",
+                                     "[SPAM]",
+                                     "policy.reject_message",
+                                     "go away",
+                                     NULL};
     p = make(rj);
     t = scan(p, "From: a@b\r\nSubject: s\r\nDate: x\r\n\r\n");
     r = scan_result(t);
@@ -707,7 +722,8 @@ static void test_detail_is_utf8(void **state)
 {
     (void)state;
     pipeline *p = make(NULL);
-    scan_task *t = scan(p, "From: a@example.com\r\nDate: \xff\xfe caf\xc3\xa9 \xc3\r\n\r\nbody\r\n");
+    scan_task *t =
+        scan(p, "From: a@example.com\r\nDate: \xff\xfe caf\xc3\xa9 \xc3\r\n\r\nbody\r\n");
     const Bulwark__Symbol *s = sym(scan_result(t), "INVALID_DATE");
     assert_non_null(s);
     assert_non_null(strstr(s->detail, "'?? caf\xc3\xa9 ?'"));
