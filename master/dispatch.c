@@ -74,6 +74,7 @@ struct dispatch {
     size_t rr;
 
     uint64_t next_hb_us, next_walk_us;
+    uint64_t protocol_logged_us;
     dispatch_stats st;
 };
 
@@ -325,6 +326,31 @@ static void say_bye(dispatch *d, const void *wid, size_t len, const char *reason
         zx_send_packet(d->workers, &p, ZMQ_DONTWAIT);
 }
 
+/* A node speaking another protocol version gets an Error and no jobs; the refusal is
+ * logged at most every 10 s (the node says Hello again every heartbeat). */
+static void refuse_protocol(dispatch *d, const void *wid, size_t len, const Bulwark__Hello *h,
+                            const char *peer)
+{
+    char text[160];
+    snprintf(text, sizeof text, "protocol %u not supported: this master speaks protocol %d",
+             h->protocol, BW_PROTOCOL);
+    d->st.bad_worker++;
+    uint64_t now = mono_us();
+    if (!d->protocol_logged_us || now - d->protocol_logged_us > 10000000) {
+        d->protocol_logged_us = now;
+        log_error("event=node_refused node=%s peer=%s software=\"%s\" reason=\"%s\"",
+                  h->node_id ? h->node_id : "?", peer, h->software ? h->software : "", text);
+    }
+    Bulwark__Error e = BULWARK__ERROR__INIT;
+    e.code = 505;
+    e.text = text;
+    packet p = BULWARK__PACKET__INIT;
+    p.body_case = BULWARK__PACKET__BODY_ERROR;
+    p.error = &e;
+    if (zx_send_id(d->workers, wid, len) == 0)
+        zx_send_packet(d->workers, &p, ZMQ_DONTWAIT);
+}
+
 static worker *on_hello(dispatch *d, const void *wid, size_t len, const char *key,
                         const Bulwark__Hello *h, const char *peer)
 {
@@ -383,6 +409,10 @@ void dispatch_worker(dispatch *d, const void *wid, size_t wid_len, zmq_msg_t *fr
 {
     char key[513];
     zx_hex(wid, wid_len > 256 ? 256 : wid_len, key);
+    if (p->body_case == BULWARK__PACKET__BODY_HELLO && p->hello->protocol != BW_PROTOCOL) {
+        refuse_protocol(d, wid, wid_len, p->hello, peer);
+        return;
+    }
     if (p->body_case == BULWARK__PACKET__BODY_HELLO) {
         on_hello(d, wid, wid_len, key, p->hello, peer)->last_seen_us = mono_us();
         pump(d);

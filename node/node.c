@@ -483,6 +483,12 @@ static void master_input(node *n)
                 send_hello(n);
             zmq_msg_close(&m);
             break;
+        case BULWARK__PACKET__BODY_ERROR:
+            /* The master refused our Hello (protocol version): say so, keep trying. */
+            log_error("event=master_error code=%u error=\"%s\"", p->error->code,
+                      p->error->text ? p->error->text : "");
+            zmq_msg_close(&m);
+            break;
         default:
             log_warn("event=bad_frame socket=master reason=\"unexpected packet type %d\"",
                      p->body_case);

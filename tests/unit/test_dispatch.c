@@ -731,6 +731,36 @@ static void test_fail_all(void **state)
     expect_nothing(f->client, 50);
 }
 
+/* A node speaking another protocol version gets a 505 Error, is not registered, gets
+ * no jobs; the same node saying Hello with our version then works. */
+static void test_protocol_mismatch_refused(void **state)
+{
+    fx *f = *state;
+    start(f, NULL);
+    Bulwark__Hello h = BULWARK__HELLO__INIT;
+    h.node_id = "future";
+    h.capacity = 4;
+    h.credit = 4;
+    h.protocol = BW_PROTOCOL + 1;
+    packet p = BULWARK__PACKET__INIT;
+    p.body_case = BULWARK__PACKET__BODY_HELLO;
+    p.hello = &h;
+    send_pkt(f->wa, &p);
+    route_worker(f);
+    packet *e = next_pkt(f->wa, WAIT_MS);
+    assert_non_null(e);
+    assert_int_equal(e->body_case, BULWARK__PACKET__BODY_ERROR);
+    assert_int_equal(e->error->code, 505);
+    assert_non_null(strstr(e->error->text, "not supported"));
+    zx_packet_free(&e);
+    assert_int_equal(dispatch_node_count(f->d), 0);
+    assert_int_equal(dispatch_get_stats(f->d)->bad_worker, 1);
+    submit_job(f, "j1");
+    expect_nothing(f->wa, 100);
+    hello(f, f->wa, "future", 4, 4);
+    expect_job(f->wa, "j1");
+}
+
 static void test_stop_accepting(void **state)
 {
     fx *f = *state;
@@ -769,6 +799,7 @@ int main(void)
         T(test_duplicate_submit_answered_once),
         T(test_bad_job_id),
         T(test_fail_all),
+        T(test_protocol_mismatch_refused),
         T(test_stop_accepting),
     };
 #undef T
