@@ -336,9 +336,71 @@ typedef struct {
     bool answered;
 } inflight;
 
+/* Sends file i as job `fl[i].id`; false if the file cannot be read. */
+static bool send_one(ctl *c, scan_opts *o, strlist *files, inflight *fl, size_t i)
+{
+    size_t len;
+    char *raw = file_read(files->v[i], &len);
+    if (!raw)
+        return false;
+    Bulwark__ScanJob job = BULWARK__SCAN_JOB__INIT;
+    job.job_id = fl[i].id;
+    job.envelope = &o->env;
+    job.message.data = (uint8_t *)raw;
+    job.message.len = len;
+    job.submitted_ms = now_ms();
+    job.deadline_ms = job.submitted_ms + (uint64_t)c->timeout_ms;
+    packet p = BULWARK__PACKET__INIT;
+    p.body_case = BULWARK__PACKET__BODY_JOB;
+    p.job = &job;
+    fl[i].sent_us = mono_us();
+    if (zx_send_packet(c->sock, &p, 0) != 0)
+        die("send: %s", zmq_strerror(zmq_errno()));
+    free(raw);
+    return true;
+}
+
+/* Reads the connection's monitor events; true when a handshake succeeded after the
+ * connection had been lost (the master restarted, or the network came back). */
+static bool reconnected(void *mon, bool *lost)
+{
+    bool again = false;
+    for (;;) {
+        zmq_msg_t a, b;
+        zmq_msg_init(&a);
+        if (zmq_msg_recv(&a, mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&a);
+            return again;
+        }
+        zmq_msg_init(&b);
+        zmq_msg_recv(&b, mon, 0);
+        uint16_t ev = 0;
+        if (zmq_msg_size(&a) >= 2)
+            memcpy(&ev, zmq_msg_data(&a), 2);
+        if (ev == ZMQ_EVENT_DISCONNECTED)
+            *lost = true;
+        else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && *lost) {
+            *lost = false;
+            again = true;
+        }
+        zmq_msg_close(&a);
+        zmq_msg_close(&b);
+    }
+}
+
+/* Keeps a window of jobs in flight and prints each result as it comes. Jobs sent to
+ * a master that then died are lost with it: when the connection comes back, every
+ * job without an answer is sent again under the same id (a master that still has
+ * it open answers it once; the Lazy Pirate client of the ZeroMQ guide). */
 static int scan_cluster(ctl *c, scan_opts *o, strlist *files)
 {
     ctl_connect(c);
+    if (zmq_socket_monitor(c->sock, "inproc://bulwarkctl-monitor",
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+        die("zmq_socket_monitor: %s", zmq_strerror(zmq_errno()));
+    void *mon = zx_socket(c->ctx, ZMQ_PAIR, 0);
+    zmq_connect(mon, "inproc://bulwarkctl-monitor");
+    bool lost = false;
     size_t window = (size_t)params_int(c->cfg, "window");
     inflight *fl = xcalloc(files->n ? files->n : 1, sizeof *fl);
     uint8_t rnd[8];
@@ -353,39 +415,36 @@ static int scan_cluster(ctl *c, scan_opts *o, strlist *files)
 
     while (answered < files->n) {
         while (next < files->n && outstanding < window) {
-            size_t len;
-            char *raw = file_read(files->v[next], &len);
-            if (!raw) {
+            snprintf(fl[next].id, sizeof fl[next].id, "ctl-%s-%zu", prefix, next);
+            if (!send_one(c, o, files, fl, next)) {
                 fprintf(stderr, "bulwarkctl: %s: %s\n", files->v[next], strerror(errno));
                 print_failure(c->json, files->v[next], strerror(errno));
                 fl[next].answered = true;
                 failures++;
                 answered++;
-                next++;
-                continue;
+            } else {
+                outstanding++;
             }
-            snprintf(fl[next].id, sizeof fl[next].id, "ctl-%s-%zu", prefix, next);
-            Bulwark__ScanJob job = BULWARK__SCAN_JOB__INIT;
-            job.job_id = fl[next].id;
-            job.envelope = &o->env;
-            job.message.data = (uint8_t *)raw;
-            job.message.len = len;
-            job.submitted_ms = now_ms();
-            job.deadline_ms = job.submitted_ms + (uint64_t)c->timeout_ms;
-            packet p = BULWARK__PACKET__INIT;
-            p.body_case = BULWARK__PACKET__BODY_JOB;
-            p.job = &job;
-            fl[next].sent_us = mono_us();
-            if (zx_send_packet(c->sock, &p, 0) != 0)
-                die("send: %s", zmq_strerror(zmq_errno()));
-            free(raw);
             next++;
-            outstanding++;
         }
         if (answered >= files->n)
             break;
-        packet *p = recv_packet(c, 200);
+        zmq_pollitem_t items[] = {{c->sock, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
+        zmq_poll(items, 2, 200);
         uint64_t now = mono_us();
+        if ((items[1].revents & ZMQ_POLLIN) && reconnected(mon, &lost)) {
+            size_t n = 0;
+            for (size_t i = 0; i < next; i++)
+                if (!fl[i].answered && send_one(c, o, files, fl, i))
+                    n++;
+            if (n)
+                fprintf(stderr,
+                        "bulwarkctl: connection to %s re-established: sent %zu unanswered "
+                        "jobs again\n",
+                        c->master, n);
+            last_progress = now;
+        }
+        packet *p = (items[0].revents & ZMQ_POLLIN) ? recv_packet(c, 0) : NULL;
         if (!p) {
             if ((int64_t)(now - last_progress) / 1000 > wait_ms) {
                 for (size_t i = 0; i < next; i++) {
@@ -426,6 +485,8 @@ static int scan_cluster(ctl *c, scan_opts *o, strlist *files)
     }
     fflush(stdout);
     free(fl);
+    zmq_socket_monitor(c->sock, NULL, 0);
+    zmq_close(mon);
     ctl_close(c);
     return failures ? 1 : 0;
 }

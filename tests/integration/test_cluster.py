@@ -314,3 +314,32 @@ def test_database_hung_scanning_goes_on(cluster, tmp_path, mariadb):
         wait_for(lambda: cluster.status()["config_version"] == v0 + 1, 5, what="new version active")
     else:
         assert "451" in err, err
+
+
+def test_master_killed_mid_scan_client_resubmits(cluster, tmp_path):
+    """Jobs open in a master that is SIGKILLed are lost with it; the client sends every
+    unanswered job again when its connection comes back, so each file still gets
+    exactly one result."""
+    cluster.start_master()
+    cluster.start_node("node1")
+    cluster.start_node("node2")
+    for n in ("node1", "node2"):
+        cluster.procs[n].signal(signal.SIGSTOP)  # jobs pile up in the master
+    msgs = write_messages(tmp_path / "msgs", 200, size=3000, gtube_every=20)
+    scan = subprocess.Popen([str(CTL), "-c", str(cluster.ctl_conf), "scan", "--json", str(msgs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: cluster.status()["jobs_received"] >= 64, 10, what="jobs queued in the master")
+    cluster.procs["master"].signal(signal.SIGKILL)
+    cluster.procs["master"].p.wait()
+    time.sleep(0.3)
+    cluster.start_master()
+    for n in ("node1", "node2"):
+        cluster.procs[n].signal(signal.SIGCONT)
+    out, err = finish(scan, timeout=90)
+    assert scan.returncode == 0, err
+    assert "sent" in err and "unanswered jobs again" in err, err
+    results, per_file = results_by_file(out)
+    assert len(per_file) == 200 and set(per_file.values()) == {1}, \
+        [f for f, c in per_file.items() if c != 1]
+    assert all(r["action"] in ("pass", "reject") for r in results)
+    assert sum(r["action"] == "reject" for r in results) == 10
