@@ -18,7 +18,6 @@
 #include "zap.h"
 #include "zmqx.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,51 +299,14 @@ static void *bind_socket(master *m, int type, const char *param, const curve_key
     return s;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: bulwark-master [-c FILE] [-t] [-h]\n"
-               "  -c FILE  configuration file (default /etc/bulwark/master.conf)\n"
-               "  -t       check the configuration and keys, then exit\n"
-               "  -V       print the version\n");
-}
-
 int main(int argc, char **argv)
 {
-    const char *conf_path = "/etc/bulwark/master.conf";
-    bool check_only = false;
-    int opt;
-    log_init("bulwark-master");
-    while ((opt = getopt(argc, argv, "c:thV")) != -1) {
-        switch (opt) {
-        case 'c': conf_path = optarg; break;
-        case 't': check_only = true; break;
-        case 'V': printf("bulwark-master %s\n", BULWARK_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "bulwark-master: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
     master m = {0};
     char err[1024];
-    m.cfg = params_new(&params_master);
-    if (access(conf_path, F_OK) == 0 || strcmp(conf_path, "/etc/bulwark/master.conf") != 0) {
-        if (!params_load_file(m.cfg, conf_path, err, sizeof err)) {
-            fprintf(stderr, "bulwark-master: %s\n", err);
-            return 1;
-        }
-    }
-    log_level lvl;
-    log_level_parse(params_str(m.cfg, "log_level"), &lvl);
-    log_set_level(lvl);
-    const char *mid = params_str(m.cfg, "master_id");
-    if (*mid)
-        snprintf(m.master_id, sizeof m.master_id, "%s", mid);
-    else
-        gethostname(m.master_id, sizeof m.master_id - 1);
+    bool check_only;
+    m.cfg = daemon_config(argc, argv, "bulwark-master", &params_master, "/etc/bulwark/master.conf",
+                          &check_only);
+    daemon_name(m.cfg, "master_id", m.master_id, sizeof m.master_id);
 
     bool curve = params_bool(m.cfg, "curve_enable");
     curve_key key;

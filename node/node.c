@@ -20,7 +20,6 @@
 #include "util.h"
 #include "zmqx.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -556,51 +555,14 @@ static void start_drain(node *n)
     free(b.handback);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: bulwark-node [-c FILE] [-t] [-h]\n"
-               "  -c FILE  configuration file (default /etc/bulwark/node.conf)\n"
-               "  -t       check the configuration and keys, then exit\n"
-               "  -V       print the version\n");
-}
-
 int main(int argc, char **argv)
 {
-    const char *conf_path = "/etc/bulwark/node.conf";
-    bool check_only = false;
-    int opt;
-    log_init("bulwark-node");
-    while ((opt = getopt(argc, argv, "c:thV")) != -1) {
-        switch (opt) {
-        case 'c': conf_path = optarg; break;
-        case 't': check_only = true; break;
-        case 'V': printf("bulwark-node %s\n", BULWARK_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "bulwark-node: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
     node n = {0};
     char err[1024];
-    n.cfg = params_new(&params_node);
-    if (access(conf_path, F_OK) == 0 || strcmp(conf_path, "/etc/bulwark/node.conf") != 0) {
-        if (!params_load_file(n.cfg, conf_path, err, sizeof err)) {
-            fprintf(stderr, "bulwark-node: %s\n", err);
-            return 1;
-        }
-    }
-    log_level lvl;
-    log_level_parse(params_str(n.cfg, "log_level"), &lvl);
-    log_set_level(lvl);
-    const char *nid = params_str(n.cfg, "node_id");
-    if (*nid)
-        snprintf(n.node_id, sizeof n.node_id, "%s", nid);
-    else
-        gethostname(n.node_id, sizeof n.node_id - 1);
+    bool check_only;
+    n.cfg = daemon_config(argc, argv, "bulwark-node", &params_node, "/etc/bulwark/node.conf",
+                          &check_only);
+    daemon_name(n.cfg, "node_id", n.node_id, sizeof n.node_id);
     n.curve = params_bool(n.cfg, "curve_enable");
     if (n.curve) {
         if (!key_load(params_str(n.cfg, "curve_secret_key"), &n.mine, err, sizeof err) ||

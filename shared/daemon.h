@@ -3,8 +3,20 @@
 #ifndef BW_DAEMON_H
 #define BW_DAEMON_H
 
+#include "params.h"
+
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* The command line every daemon takes: `-c FILE` (default `default_path`, which may
+ * be absent), `-t` (sets *check_only), `-V`, `-h`. Loads the file into a new params
+ * of table `t` and applies its log_level. Exits 0 after -V/-h, 2 on a usage error,
+ * 1 on a bad configuration file (FILE:LINE: reason on stderr). */
+params *daemon_config(int argc, char **argv, const char *prog, const param_table *t,
+                      const char *default_path, bool *check_only);
+/* Copies parameter `name` into out, or the host name when it is empty. */
+void daemon_name(const params *p, const char *name, char *out, size_t n);
 
 /* Blocks SIGTERM, SIGINT, SIGHUP and SIGPIPE in the calling thread (threads
  * created later inherit the mask) and returns a signalfd for the first three. */
