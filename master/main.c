@@ -221,6 +221,16 @@ static void client_input(master *m)
                 on_config_get(m, m->clients, cid, clen, &p, peer_of(&body));
                 break;
             case BULWARK__PACKET__BODY_CONFIG_SET:
+                if (m->zap && !(zap_roles(m->zap, peer_of(&body)) & ROLE_ADMIN)) {
+                    char why[160];
+                    snprintf(why, sizeof why,
+                             "key %s may not change the configuration (needs role admin)",
+                             peer_of(&body));
+                    log_warn("event=config_set_refused peer=%s reason=\"no admin role\"",
+                             peer_of(&body));
+                    send_error(m->clients, cid, clen, 403, why);
+                    break;
+                }
                 to_db(m, CONFDB_SET, m->clients, cid, clen, peer_of(&body), &p);
                 break;
             case BULWARK__PACKET__BODY_CONFIG_HISTORY:
@@ -283,11 +293,15 @@ static void snapshot_input(master *m)
 
 /* ---- setup and loop -------------------------------------------------------------- */
 
+/* Binds the socket of `param` (client_endpoint, ...): its ZAP domain is the part of
+ * the name before '_', which the ZAP handler checks against the key's roles. */
 static void *bind_socket(master *m, int type, const char *param, const curve_key *key)
 {
     void *s = zx_socket(m->ctx, type, params_int(m->cfg, "max_frame_size"));
+    char domain[16];
+    snprintf(domain, sizeof domain, "%.*s", (int)strcspn(param, "_"), param);
     if (key)
-        zx_curve_server(s, key);
+        zx_curve_server(s, key, domain);
     if (type == ZMQ_ROUTER) {
         int one = 1;
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);

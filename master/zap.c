@@ -64,6 +64,11 @@ void *zap_socket(zap *z)
     return z->sock;
 }
 
+unsigned zap_roles(const zap *z, const char *name)
+{
+    return allowlist_roles(z->al, name);
+}
+
 uint64_t zap_refused(const zap *z)
 {
     return z->refused;
@@ -80,26 +85,28 @@ bool zap_reload(zap *z, char *err, size_t errlen)
     return true;
 }
 
-static void log_refusal(zap *z, const char *addr, const char *mech, const uint8_t *key)
+static void log_refusal(zap *z, const char *addr, const char *mech, const uint8_t *key,
+                        const char *domain, const char *why)
 {
-    char kz[41] = "none";
+    char kz[41] = "none", lk[128];
     if (key)
         zmq_z85_encode(kz, key, 32);
-    refusal *r = dict_get(z->refusal_log, kz);
+    snprintf(lk, sizeof lk, "%s/%s", kz, domain);
+    refusal *r = dict_get(z->refusal_log, lk);
     if (!r) {
         if (dict_size(z->refusal_log) > 10000) /* bound memory under a key-spraying peer */
             dict_destroy(&z->refusal_log, free), z->refusal_log = dict_new();
         r = xcalloc(1, sizeof *r);
-        dict_set(z->refusal_log, kz, r);
+        dict_set(z->refusal_log, lk, r);
     }
     r->count++;
     uint64_t now = now_ms();
     if (r->last_ms && now - r->last_ms < 60000)
         return;
     r->last_ms = now;
-    log_warn("event=zap_refused address=%s mechanism=%s key=%s attempts=%llu "
-             "reason=\"key not on allow-list\"",
-             addr, mech, kz, (unsigned long long)r->count);
+    log_warn("event=zap_refused address=%s socket=%s mechanism=%s key=%s attempts=%llu "
+             "reason=\"%s\"",
+             addr, domain, mech, kz, (unsigned long long)r->count, why);
 }
 
 void zap_handle(zap *z)
@@ -131,12 +138,27 @@ void zap_handle(zap *z)
             snprintf(mech, sizeof mech, "%.*s", (int)zmq_msg_size(&f[5]),
                      (char *)zmq_msg_data(&f[5]));
         const uint8_t *key = nf > 6 && zmq_msg_size(&f[6]) == 32 ? zmq_msg_data(&f[6]) : NULL;
-        const char *name = key && strcmp(mech, "CURVE") == 0 ? allowlist_find(z->al, key) : NULL;
-        if (!name) {
+        char domain[16] = "?";
+        if (nf > 2)
+            snprintf(domain, sizeof domain, "%.*s", (int)zmq_msg_size(&f[2]),
+                     (char *)zmq_msg_data(&f[2]));
+        unsigned roles = 0;
+        const char *name =
+            key && strcmp(mech, "CURVE") == 0 ? allowlist_find(z->al, key, &roles) : NULL;
+        /* The ZAP domain names the socket (zx_curve_server): nodes use the worker, publish
+         * and snapshot sockets; clients and admins the client socket. */
+        unsigned need = strcmp(domain, "client") == 0 ? ROLE_CLIENT : ROLE_NODE;
+        const char *text = "OK";
+        if (!name)
+            text = "key not on allow-list";
+        else if (!(roles & need))
+            text = need == ROLE_NODE ? "key has no node role" : "key has no client or admin role";
+        if (!name || !(roles & need)) {
             z->refused++;
-            log_refusal(z, addr, mech, key);
+            log_refusal(z, addr, mech, key, domain, text);
+            name = NULL;
         } else {
-            log_debug("event=zap_accepted address=%s name=%s", addr, name);
+            log_debug("event=zap_accepted address=%s socket=%s name=%s", addr, domain, name);
         }
         /* Reply: version, request id, status code, status text, user id, metadata. */
         zmq_send(z->sock, "1.0", 3, ZMQ_SNDMORE);
@@ -145,7 +167,6 @@ void zap_handle(zap *z)
         else
             zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
         zmq_send(z->sock, name ? "200" : "400", 3, ZMQ_SNDMORE);
-        const char *text = name ? "OK" : "key not on allow-list";
         zmq_send(z->sock, text, strlen(text), ZMQ_SNDMORE);
         zmq_send(z->sock, name ? name : "", name ? strlen(name) : 0, ZMQ_SNDMORE);
         zmq_send(z->sock, "", 0, 0);

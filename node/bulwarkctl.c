@@ -54,7 +54,10 @@ static const char *usage_text =
     "  config unset [--comment TEXT] KEY...\n"
     "  config history [--limit N]\n"
     "  config doc                           the parameter reference (Markdown)\n"
-    "  keygen [--dir DIR] NAME              write DIR/NAME.key and DIR/NAME.pub\n"
+    "  keygen [--dir DIR] [--role ROLES] NAME\n"
+    "                                       write DIR/NAME.key and DIR/NAME.pub; ROLES\n"
+    "                                       (node|client|admin, default node) goes in\n"
+    "                                       the allow-list line it prints\n"
     "  version\n"
     "\n"
     "global options:\n"
@@ -830,10 +833,13 @@ static int cmd_config(ctl *c, int argc, char **argv)
 static int cmd_keygen(int argc, char **argv)
 {
     const char *dir = ".";
-    const char *name = NULL;
+    const char *name = NULL, *role = "node";
+    unsigned roles;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
+        else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+            role = argv[++i];
         else if (argv[i][0] == '-')
             die_usage("keygen: unknown option '%s'", argv[i]);
         else if (name)
@@ -843,12 +849,14 @@ static int cmd_keygen(int argc, char **argv)
     }
     if (!name)
         die_usage("keygen: NAME missing");
+    if (!key_roles_parse(role, &roles))
+        die_usage("keygen: --role wants node, client or admin (comma-separated), not '%s'", role);
     curve_key k;
     char err[512];
     if (!key_generate(name, &k, err, sizeof err) || !key_write(dir, &k, err, sizeof err))
         die("%s", err);
-    printf("wrote %s/%s.key (secret) and %s/%s.pub\nallow-list line: %s %s\n", dir, name, dir, name,
-           name, k.public_z85);
+    printf("wrote %s/%s.key (secret) and %s/%s.pub\nallow-list line: %s %s %s\n", dir, name, dir,
+           name, name, k.public_z85, role);
     return 0;
 }
 

@@ -92,14 +92,13 @@ write_config() {
     for k in master ctl node1 node2; do
         [[ -f $STATE/keys/$k.key ]] || "$CTL" keygen --dir "$STATE/keys" "$k" >/dev/null
     done
-    if [[ ! -f $STATE/keys/allowed ]]; then
-        {
-            echo "# NAME PUBLICKEY: clients and nodes the master accepts (SIGHUP re-reads)"
-            for k in ctl node1 node2; do
-                echo "$k $(sed -n 's/^public = //p' "$STATE/keys/$k.pub")"
-            done
-        } >"$STATE/keys/allowed"
-    fi
+    {
+        echo "# NAME PUBLICKEY ROLES: keys the master accepts (SIGHUP re-reads)"
+        echo "ctl $(sed -n 's/^public = //p' "$STATE/keys/ctl.pub") admin"
+        for k in node1 node2; do
+            echo "$k $(sed -n 's/^public = //p' "$STATE/keys/$k.pub") node"
+        done
+    } >"$STATE/keys/allowed"
     local ep="tcp://127.0.0.1"
     cat >"$STATE/etc/master.conf" <<EOF
 # bulwark-master (reference: docs/config.md)

@@ -20,6 +20,7 @@ struct allowlist {
     struct {
         uint8_t key[32];
         char name[65];
+        unsigned roles;
     } * e;
 };
 
@@ -174,7 +175,7 @@ bool key_write(const char *dir, const curve_key *k, char *err, size_t errlen)
         return false;
     snprintf(text, sizeof text,
              "# Bulwark CURVE public key '%s'.\n"
-             "# Allow-list line: %s %s\nname = %s\npublic = %s\n",
+             "# Allow-list line: %s %s ROLES (node, client or admin)\nname = %s\npublic = %s\n",
              k->name, k->name, k->public_z85, k->name, k->public_z85);
     snprintf(path, sizeof path, "%s/%s.pub", dir, k->name);
     return write_file(path, text, 0644, err, errlen);
@@ -212,19 +213,31 @@ allowlist *allowlist_parse(const char *origin, const char *text, size_t len, cha
             free(line);
             continue;
         }
-        char name[128], key[128], extra[8];
-        int n = sscanf(l, "%127s %127s %7s", name, key, extra);
+        char name[128], key[128], roles[128], extra[8];
+        int n = sscanf(l, "%127s %127s %127s %7s", name, key, roles, extra);
         free(line);
         uint8_t raw[32];
-        if (n != 2 || !key_name_valid(name) || strlen(key) != 40 || !zmq_z85_decode(raw, key)) {
-            snprintf(err, errlen, "%s:%d: expected 'NAME PUBLICKEY' (40 Z85 characters)", origin,
-                     lineno);
+        unsigned r = 0;
+        const char *why = NULL;
+        if (n < 2 || !key_name_valid(name) || strlen(key) != 40 || !zmq_z85_decode(raw, key))
+            why = "expected 'NAME PUBLICKEY ROLES' (key: 40 Z85 characters)";
+        else if (n != 3 || !key_roles_parse(roles, &r))
+            why = "expected ROLES after the key: node, client or admin, comma-separated";
+        for (size_t i = 0; !why && i < al->n; i++) {
+            if (strcmp(al->e[i].name, name) == 0)
+                why = "name already on the list";
+            else if (memcmp(al->e[i].key, raw, 32) == 0)
+                why = "key already on the list under another name";
+        }
+        if (why) {
+            snprintf(err, errlen, "%s:%d: %s", origin, lineno, why);
             allowlist_destroy(&al);
             return NULL;
         }
         al->e = xrealloc(al->e, (al->n + 1) * sizeof *al->e);
         memcpy(al->e[al->n].key, raw, 32);
         memcpy(al->e[al->n].name, name, strlen(name) + 1); /* key_name_valid: <= 64 */
+        al->e[al->n].roles = r;
         al->n++;
     }
     return al;
@@ -239,12 +252,58 @@ void allowlist_destroy(allowlist **alp)
     *alp = NULL;
 }
 
-const char *allowlist_find(const allowlist *al, const uint8_t key[32])
+const char *allowlist_find(const allowlist *al, const uint8_t key[32], unsigned *roles)
+{
+    for (size_t i = 0; al && i < al->n; i++) {
+        if (memcmp(al->e[i].key, key, 32) == 0) {
+            if (roles)
+                *roles = al->e[i].roles;
+            return al->e[i].name;
+        }
+    }
+    return NULL;
+}
+
+unsigned allowlist_roles(const allowlist *al, const char *name)
 {
     for (size_t i = 0; al && i < al->n; i++)
-        if (memcmp(al->e[i].key, key, 32) == 0)
-            return al->e[i].name;
-    return NULL;
+        if (strcmp(al->e[i].name, name) == 0)
+            return al->e[i].roles;
+    return 0;
+}
+
+bool key_roles_parse(const char *s, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } names[] = {{"node", ROLE_NODE}, {"client", ROLE_CLIENT}, {"admin", ROLE_ADMIN | ROLE_CLIENT}};
+    *out = 0;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        bool known = false;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            if (strlen(names[i].name) == n && strncmp(s, names[i].name, n) == 0) {
+                *out |= names[i].bits;
+                known = true;
+            }
+        }
+        if (!known)
+            return false;
+        s += n;
+        if (*s == ',' && *++s == '\0')
+            return false; /* trailing comma */
+    }
+    return *out != 0;
+}
+
+void key_roles_format(unsigned roles, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s%s", roles & ROLE_NODE ? "node" : "",
+             roles & ROLE_NODE && roles & (ROLE_CLIENT | ROLE_ADMIN) ? "," : "",
+             roles & ROLE_ADMIN    ? "admin"
+             : roles & ROLE_CLIENT ? "client"
+                                   : "");
 }
 
 size_t allowlist_size(const allowlist *al)

@@ -1,8 +1,10 @@
 /* keys.h - CURVE key files and the master's allow-list.
  *
  * A key file (`bulwarkctl keygen NAME`) is `name = ...`, `public = Z85`, and in
- * the secret file also `secret = Z85`. The allow-list is one `NAME PUBLICKEY` per
- * line ('#' comments). Names identify peers in logs and in `bulwarkctl status`. */
+ * the secret file also `secret = Z85`. The allow-list is one `NAME PUBLICKEY ROLES`
+ * per line ('#' comments); names and keys are unique. Names identify peers in logs,
+ * the audit trail and `bulwarkctl status`; roles say which master sockets a key may
+ * use and whether it may change the configuration. */
 #ifndef BW_KEYS_H
 #define BW_KEYS_H
 
@@ -28,6 +30,15 @@ bool key_write(const char *dir, const curve_key *k, char *err, size_t errlen);
 /* True if s is a valid key name: 1-64 of [A-Za-z0-9._-]. */
 bool key_name_valid(const char *s);
 
+/* What a key may do. node: take jobs, follow the config bus (worker, publish and
+ * snapshot sockets). client: submit scans, read status and configuration (client
+ * socket). admin: client, and change the configuration. */
+enum { ROLE_NODE = 1, ROLE_CLIENT = 2, ROLE_ADMIN = 4 };
+/* Parses "node", "client", "admin" or a comma list of them; admin implies client. */
+bool key_roles_parse(const char *s, unsigned *roles);
+/* Writes roles back as text, e.g. "node,admin". */
+void key_roles_format(unsigned roles, char *out, size_t n);
+
 typedef struct allowlist allowlist;
 
 /* Reads an allow-list file; NULL with "FILE:LINE: reason" in err on the first bad line. */
@@ -36,8 +47,11 @@ allowlist *allowlist_load(const char *path, char *err, size_t errlen);
 allowlist *allowlist_parse(const char *origin, const char *text, size_t len, char *err,
                            size_t errlen);
 void allowlist_destroy(allowlist **al);
-/* The name a 32-byte public key is allowed under, or NULL. */
-const char *allowlist_find(const allowlist *al, const uint8_t key[32]);
+/* The name a 32-byte public key is allowed under, or NULL; *roles (if not NULL)
+ * gets its roles. */
+const char *allowlist_find(const allowlist *al, const uint8_t key[32], unsigned *roles);
+/* The roles of the key listed under `name`; 0 if there is none. */
+unsigned allowlist_roles(const allowlist *al, const char *name);
 size_t allowlist_size(const allowlist *al);
 
 #endif

@@ -24,10 +24,10 @@ void *zx_socket(void *ctx, int type, int64_t max_frame)
     return s;
 }
 
-void zx_curve_server(void *sock, const curve_key *mine)
+void zx_curve_server(void *sock, const curve_key *mine, const char *domain)
 {
     int one = 1;
-    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "bulwark", 7);
+    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
     zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one);
     if (zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, mine->secret_z85, 40) != 0)
         log_fatal("event=curve_setup error=\"%s\"", zmq_strerror(zmq_errno()));

@@ -20,8 +20,9 @@ typedef Bulwark__Packet packet;
 /* A socket with linger 0, the given max frame size (0: unlimited) and high-water
  * marks large enough not to drop under burst. Dies on failure (out of fds). */
 void *zx_socket(void *ctx, int type, int64_t max_frame);
-/* Server side: CURVE with our key pair; ZAP asks the handler about every peer. */
-void zx_curve_server(void *sock, const curve_key *mine);
+/* Server side: CURVE with our key pair; ZAP asks the handler about every peer,
+ * telling it `domain` (which socket: client, worker, publish, snapshot). */
+void zx_curve_server(void *sock, const curve_key *mine, const char *domain);
 /* Client side: our key pair and the server's public key. */
 void zx_curve_client(void *sock, const curve_key *mine, const curve_key *server);
 

@@ -79,8 +79,9 @@ for k in master ctl bench0 $(for i in $(seq 8); do echo "node$i"; done); do
     "$CTL" keygen --dir "$TMP/keys" "$k" >/dev/null
 done
 : >"$TMP/keys/allowed"
-for k in ctl bench0 $(for i in $(seq 8); do echo "node$i"; done); do
-    echo "$k $(sed -n 's/^public = //p' "$TMP/keys/$k.pub")" >>"$TMP/keys/allowed"
+echo "ctl $(sed -n 's/^public = //p' "$TMP/keys/ctl.pub") client" >>"$TMP/keys/allowed"
+for k in bench0 $(for i in $(seq 8); do echo "node$i"; done); do
+    echo "$k $(sed -n 's/^public = //p' "$TMP/keys/$k.pub") node" >>"$TMP/keys/allowed"
 done
 
 CP=$(port); WP=$(port); PP=$(port); SP=$(port)

@@ -60,7 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     allowlist *al = allowlist_parse("fuzz", text, size, err, sizeof err);
     if (al) {
         uint8_t zero[32] = {0};
-        allowlist_find(al, zero);
+        unsigned roles = 0;
+        const char *name = allowlist_find(al, zero, &roles);
+        FUZZ_ASSERT(!name || (roles & (ROLE_NODE | ROLE_CLIENT)) != 0);
         allowlist_destroy(&al);
         FUZZ_ASSERT(al == NULL);
     } else {

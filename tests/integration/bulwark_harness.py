@@ -124,7 +124,7 @@ class Cluster:
         self.procs = {}
         for name in ("master", "ctl", "node1", "node2", "node3"):
             self.keygen(name)
-        self.write_allowlist(["ctl", "node1", "node2", "node3"])
+        self.write_allowlist({"ctl": "admin", "node1": "node", "node2": "node", "node3": "node"})
         self.ctl_conf = base / "bulwarkctl.conf"
         self.ctl_conf.write_text(
             f"master_endpoint = tcp://127.0.0.1:{self.ports['client']}\n"
@@ -150,9 +150,10 @@ class Cluster:
                 return line.split("=", 1)[1].strip()
         raise KeyError(name)
 
-    def write_allowlist(self, names):
+    def write_allowlist(self, roles):
+        """roles: {key name: "node" | "client" | "admin" | "node,admin" ...}"""
         (self.keys / "allowed").write_text(
-            "# test allow-list\n" + "".join(f"{n} {self.public_key(n)}\n" for n in names))
+            "# test allow-list\n" + "".join(f"{n} {self.public_key(n)} {r}\n" for n, r in roles.items()))
 
     def master_conf(self, extra=""):
         p = self.base / "master.conf"

@@ -343,3 +343,46 @@ def test_master_killed_mid_scan_client_resubmits(cluster, tmp_path):
         [f for f, c in per_file.items() if c != 1]
     assert all(r["action"] in ("pass", "reject") for r in results)
     assert sum(r["action"] == "reject" for r in results) == 10
+
+
+def test_key_roles_limit_what_a_key_may_do(cluster, tmp_path):
+    """The allow-list gives each key roles: node keys may only take jobs and follow the
+    config bus, client keys may scan and read, only admin keys change the configuration."""
+    cluster.keygen("viewer")
+    cluster.write_allowlist({"ctl": "admin", "node1": "node", "viewer": "client"})
+    cluster.start_master()
+    cluster.start_node("node1")
+    viewer = tmp_path / "viewer.conf"
+    viewer.write_text(cluster.ctl_conf.read_text().replace("ctl.key", "viewer.key"))
+    as_node = tmp_path / "as-node.conf"
+    as_node.write_text(cluster.ctl_conf.read_text().replace("ctl.key", "node1.key"))
+
+    def ctl_as(conf, *args):
+        return subprocess.run([str(CTL), "-c", str(conf), "--timeout", "3", *map(str, args)],
+                              capture_output=True, text=True, timeout=60)
+
+    # A client key scans and reads ...
+    msgs = write_messages(tmp_path / "msgs", 5, size=1000)
+    r = ctl_as(viewer, "scan", "--json", msgs)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 5, r.stderr
+    v0 = cluster.status()["config_version"]
+    assert ctl_as(viewer, "config", "get", "policy.tag_score").stdout.strip() == "5"
+    # ... but may not change the configuration.
+    r = ctl_as(viewer, "config", "set", "policy.tag_score=1")
+    assert r.returncode == 1 and "403" in r.stderr and "needs role admin" in r.stderr, r.stderr
+    assert cluster.status()["config_version"] == v0
+    assert "event=config_set_refused peer=viewer" in cluster.procs["master"].log_text()
+    # A node key is refused on the client socket altogether.
+    r = ctl_as(as_node, "status")
+    assert r.returncode == 1 and "no reply" in r.stderr
+    # A client key is refused on the worker socket: such a node gets no jobs.
+    rogue = cluster.start_node("node2", key="viewer", wait=False)
+    wait_for(lambda: "event=master_refused_key" in rogue.log_text(), 10, what="node refused")
+    log = cluster.procs["master"].log_text()
+    assert 'socket=client' in log and 'reason="key has no client or admin role"' in log
+    assert 'socket=worker' in log and 'reason="key has no node role"' in log
+    assert {n["node"] for n in cluster.status()["nodes"]} == {"node1"}
+    # The admin key changes it, and the audit trail names the key.
+    assert cluster.ctl("config", "set", "policy.tag_score=4").stdout.strip() == \
+        f"config version {v0 + 1}"
+    assert "(key ctl)" in cluster.ctl("config", "history", "--limit", "1").stdout

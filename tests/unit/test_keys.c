@@ -155,7 +155,8 @@ static void test_write_load_round_trip(void **state)
     fclose(f);
     text[n] = '\0';
     char want[128];
-    snprintf(want, sizeof want, "# Allow-list line: master %s\n", k.public_z85);
+    snprintf(want, sizeof want, "# Allow-list line: master %s ROLES (node, client or admin)\n",
+             k.public_z85);
     assert_non_null(strstr(text, want));
     assert_null(strstr(text, k.secret_z85)); /* and never the secret */
 }
@@ -283,8 +284,8 @@ static void test_allowlist_load_find(void **state)
     snprintf(text, sizeof text,
              "# Bulwark allow-list\n"
              "\n"
-             "node-a %s\n"
-             "   ctl.admin\t%s   \r\n"
+             "node-a %s node\n"
+             "   ctl.admin\t%s   admin\r\n"
              "# trailing comment\n",
              a.public_z85, b.public_z85);
     allowlist *al = allowlist_load(write_text("allowed", text), err, sizeof err);
@@ -293,18 +294,24 @@ static void test_allowlist_load_find(void **state)
 
     uint8_t raw[32];
     assert_non_null(zmq_z85_decode(raw, a.public_z85));
-    assert_string_equal(allowlist_find(al, raw), "node-a");
+    unsigned roles = 0;
+    assert_string_equal(allowlist_find(al, raw, &roles), "node-a");
+    assert_int_equal(roles, ROLE_NODE);
     assert_non_null(zmq_z85_decode(raw, b.public_z85));
-    assert_string_equal(allowlist_find(al, raw), "ctl.admin");
+    assert_string_equal(allowlist_find(al, raw, &roles), "ctl.admin");
+    assert_int_equal(roles, ROLE_ADMIN | ROLE_CLIENT); /* admin implies client */
+    assert_int_equal(allowlist_roles(al, "ctl.admin"), ROLE_ADMIN | ROLE_CLIENT);
+    assert_int_equal(allowlist_roles(al, "node-a"), ROLE_NODE);
+    assert_int_equal(allowlist_roles(al, "stranger"), 0);
     assert_non_null(zmq_z85_decode(raw, c.public_z85));
-    assert_null(allowlist_find(al, raw));
+    assert_null(allowlist_find(al, raw, NULL));
     raw[0] ^= 1;
-    assert_null(allowlist_find(al, raw));
+    assert_null(allowlist_find(al, raw, &roles));
 
     allowlist_destroy(&al);
     assert_null(al);
     allowlist_destroy(&al); /* NULL: no-op */
-    assert_null(allowlist_find(NULL, raw));
+    assert_null(allowlist_find(NULL, raw, NULL));
     assert_int_equal(allowlist_size(NULL), 0);
 }
 
@@ -315,17 +322,42 @@ static void test_allowlist_empty(void **state)
     assert_non_null(al);
     assert_int_equal(allowlist_size(al), 0);
     uint8_t raw[32] = {0};
-    assert_null(allowlist_find(al, raw));
+    assert_null(allowlist_find(al, raw, NULL));
     allowlist_destroy(&al);
 }
 
-static void allow_refused(const char *text, int line)
+#define KEY_ERR "expected 'NAME PUBLICKEY ROLES' (key: 40 Z85 characters)"
+#define ROLE_ERR "expected ROLES after the key: node, client or admin, comma-separated"
+
+static void allow_refused(const char *text, int line, const char *why)
 {
     char err[512] = "", want[512];
     const char *p = write_text("bad-allow", text);
     assert_null(allowlist_load(p, err, sizeof err));
-    snprintf(want, sizeof want, "%s:%d: expected 'NAME PUBLICKEY' (40 Z85 characters)", p, line);
+    snprintf(want, sizeof want, "%s:%d: %s", p, line, why);
     assert_string_equal(err, want);
+}
+
+static void test_roles_parse(void **state)
+{
+    (void)state;
+    unsigned r;
+    assert_true(key_roles_parse("node", &r));
+    assert_int_equal(r, ROLE_NODE);
+    assert_true(key_roles_parse("client", &r));
+    assert_int_equal(r, ROLE_CLIENT);
+    assert_true(key_roles_parse("admin", &r));
+    assert_int_equal(r, ROLE_ADMIN | ROLE_CLIENT);
+    assert_true(key_roles_parse("node,admin", &r));
+    assert_int_equal(r, ROLE_NODE | ROLE_ADMIN | ROLE_CLIENT);
+    char text[32];
+    key_roles_format(r, text, sizeof text);
+    assert_string_equal(text, "node,admin");
+    key_roles_format(ROLE_CLIENT, text, sizeof text);
+    assert_string_equal(text, "client");
+    const char *bad[] = {"", "root", "node,", ",node", "node,,client", "Node", "node client"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(key_roles_parse(bad[i], &r));
 }
 
 static void test_allowlist_bad_lines(void **state)
@@ -333,23 +365,34 @@ static void test_allowlist_bad_lines(void **state)
     curve_key k;
     gen("n", &k);
     char text[1024];
-    snprintf(text, sizeof text, "good %s\nlonely\n", k.public_z85);
-    allow_refused(text, 2);
-    snprintf(text, sizeof text, "# c\n\ngood %s\nn %s extra\n", k.public_z85, k.public_z85);
-    allow_refused(text, 4);
-    snprintf(text, sizeof text, "bad/name %s\n", k.public_z85);
-    allow_refused(text, 1);
-    snprintf(text, sizeof text, "n %.39s\n", k.public_z85); /* 39 characters */
-    allow_refused(text, 1);
-    snprintf(text, sizeof text, "n %s\nm %s=\n", k.public_z85, k.public_z85);
-    allow_refused(text, 2);
+    curve_key k2;
+    gen("m", &k2);
+    snprintf(text, sizeof text, "good %s node\nlonely\n", k.public_z85);
+    allow_refused(text, 2, KEY_ERR);
+    snprintf(text, sizeof text, "# c\n\ngood %s node\nn %s node extra\n", k.public_z85,
+             k2.public_z85);
+    allow_refused(text, 4, ROLE_ERR);
+    snprintf(text, sizeof text, "n %s\n", k.public_z85); /* no role */
+    allow_refused(text, 1, ROLE_ERR);
+    snprintf(text, sizeof text, "n %s superuser\n", k.public_z85);
+    allow_refused(text, 1, ROLE_ERR);
+    snprintf(text, sizeof text, "bad/name %s node\n", k.public_z85);
+    allow_refused(text, 1, KEY_ERR);
+    snprintf(text, sizeof text, "n %.39s node\n", k.public_z85); /* 39 characters */
+    allow_refused(text, 1, KEY_ERR);
+    snprintf(text, sizeof text, "n %s node\nm %s= node\n", k.public_z85, k.public_z85);
+    allow_refused(text, 2, KEY_ERR);
+    snprintf(text, sizeof text, "n %s node\nn %s client\n", k.public_z85, k2.public_z85);
+    allow_refused(text, 2, "name already on the list");
+    snprintf(text, sizeof text, "n %s node\nm %s client\n", k.public_z85, k.public_z85);
+    allow_refused(text, 2, "key already on the list under another name");
     char q40[41];
     memset(q40, '"', 40);
     q40[40] = '\0';
-    snprintf(text, sizeof text, "n %s\n", q40); /* 40 characters, not Z85 */
-    allow_refused(text, 1);
+    snprintf(text, sizeof text, "n %s node\n", q40); /* 40 characters, not Z85 */
+    allow_refused(text, 1, KEY_ERR);
     snprintf(text, sizeof text, "name = n\npublic = %s\n", k.public_z85); /* a key file */
-    allow_refused(text, 1);
+    allow_refused(text, 1, KEY_ERR);
 
     char err[512], want[512];
     const char *p = path_of("no-such-allow");
@@ -362,6 +405,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_valid),
+        cmocka_unit_test(test_roles_parse),
         cmocka_unit_test(test_generate),
         cmocka_unit_test(test_write_load_round_trip),
         cmocka_unit_test(test_write_replaces_with_safe_mode),
