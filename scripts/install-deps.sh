@@ -8,11 +8,12 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev git
   # libraries the code links
   libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
-  libmariadb-dev libsystemd-dev
+  libmariadb-dev libsystemd-dev libmilter-dev libzstd-dev libcurl4-openssl-dev
   # servers the tests and quickstart start on loopback
-  mariadb-server mariadb-client
+  mariadb-server mariadb-client postfix
   # test tools
   libcmocka-dev python3-pytest python3-zmq python3-protobuf procps cppcheck clang-format
+  swaks python3-aiosmtpd
 )
 
 missing=()

@@ -121,8 +121,6 @@ static const param_def cluster_defs[] = {
      "A total score at or above this rejects the message (5xx)."},
     {"policy.subject_prefix", P_STR, "", NOB,
      "Text put before the Subject of tagged mail; empty for none."},
-    {"policy.fail_open", P_BOOL, "no", NOB,
-     "When no verdict can be had, accept the message instead of answering 4xx."},
     {"policy.reject_message", P_STR, "message rejected as spam", NOB,
      "Reason given in the 5xx reply when the score reaches policy.reject_score."},
     {"check.size.enabled", P_BOOL, "yes", NOB, "Run the message size check."},
@@ -138,6 +136,39 @@ static const param_def cluster_defs[] = {
     {"check.gtube.enabled", P_BOOL, "yes", NOB, "Recognise the GTUBE test string."},
     {"check.gtube.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
      "What a message with GTUBE gets, whatever its score."},
+    {"quarantine.retention_days", P_INT, "30", 1, 3650, NULL,
+     "Quarantined messages older than this are deleted (the master checks hourly)."},
+    {"quarantine.release_relay", P_STR, "smtp://127.0.0.1:25", NOB,
+     "Where `bulwarkctl quarantine release` delivers a message: the protected mail server, "
+     "as smtp://HOST:PORT."},
+    {"log.retention_days", P_INT, "90", 1, 3650, NULL,
+     "Message log rows older than this are deleted (the master checks hourly)."},
+};
+
+static const param_def milter_defs[] = {
+    {"milter_socket", P_STR, "inet:127.0.0.1:7410", NOB,
+     "Where Postfix reaches the milter: inet:HOST:PORT, inet6:HOST:PORT or unix:PATH (0660)."},
+    {"master_endpoint", P_STR, "tcp://127.0.0.1:7400", NOB, "The master's client_endpoint."},
+    {"curve_enable", P_BOOL, "yes", NOB, "Use CURVE towards the master (must match the master)."},
+    {"curve_secret_key", P_STR, "/etc/bulwark/keys/milter.key", NOB,
+     "This milter's key file (role client on the master's allow-list)."},
+    {"curve_server_key", P_STR, "/etc/bulwark/keys/master.pub", NOB,
+     "The master's public key file."},
+    {"scan_timeout", P_DURATION, "60s", 1000, 3600000, NULL,
+     "Longest wait for a verdict; then the message gets 4xx (or is accepted with fail_open). "
+     "Keep it below Postfix's milter_content_timeout."},
+    {"fail_open", P_BOOL, "no", NOB,
+     "When no verdict can be had (master unreachable, timeout), accept the message unscanned "
+     "instead of answering 4xx."},
+    {"max_message_size", P_SIZE, "64m", 1024, 1073741824, NULL,
+     "Messages larger than this are refused with 552 5.3.4 without a scan; keep it at or above "
+     "Postfix's message_size_limit."},
+    {"header_prefix", P_STR, "X-Bulwark", NOB,
+     "Prefix of the headers added to accepted mail (-Id, -Score, -Status, -Symbols)."},
+    {"threads", P_INT, "0", 0, 4096, NULL,
+     "Most SMTP connections handled at once; 0 leaves it to libmilter."},
+    {"user", P_STR, "", NOB, "Started as root: switch to this user once the socket is open."},
+    {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
 };
 
 #define TABLE(var, t, f, i, d, dp, dd)                                                             \
@@ -147,6 +178,8 @@ TABLE(params_master, "bulwark-master", "/etc/bulwark/master.conf",
       "Read by `bulwark-master -c FILE` at start.", master_defs, NULL, NULL);
 TABLE(params_node, "bulwark-node", "/etc/bulwark/node.conf",
       "Read by `bulwark-node -c FILE` at start.", node_defs, NULL, NULL);
+TABLE(params_milter, "bulwark-milter", "/etc/bulwark/milter.conf",
+      "Read by `bulwark-milter -c FILE` at start.", milter_defs, NULL, NULL);
 TABLE(params_ctl, "bulwarkctl", "/etc/bulwark/bulwarkctl.conf",
       "Read by `bulwarkctl` (`-c FILE` or `$BULWARK_CTL_CONF`); command-line options override it.",
       ctl_defs, NULL, NULL);

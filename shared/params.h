@@ -46,6 +46,7 @@ typedef struct {
 extern const param_table params_master;
 extern const param_table params_node;
 extern const param_table params_ctl;
+extern const param_table params_milter;
 extern const param_table params_cluster;
 
 typedef struct params params;

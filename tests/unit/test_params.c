@@ -90,7 +90,7 @@ static void test_defaults_other_tables(void **state)
     assert_dbl(params_double(cl, "policy.tag_score"), 5);
     assert_dbl(params_double(cl, "policy.quarantine_score"), 10);
     assert_dbl(params_double(cl, "policy.reject_score"), 15);
-    assert_false(params_bool(cl, "policy.fail_open"));
+    assert_int_equal(params_int(cl, "quarantine.retention_days"), 30);
     assert_int_equal(params_int(cl, "check.size.max_bytes"), 50LL * 1024 * 1024);
     assert_int_equal(params_int(cl, "check.headers.max_future"), 86400000LL);
     assert_int_equal(params_int(cl, "check.headers.max_past"), 30LL * 86400000);
