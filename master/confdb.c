@@ -6,9 +6,11 @@
  * so two masters changing settings at once cannot lose each other's change; the
  * audit line ("key: old -> new") is computed there too. The poll creates version 1
  * on an empty database and hands back every version newer than the last it saw.
+ * Message log and quarantine requests are handed to records.c with the store.
  * A lost connection is retried every db_retry; requests meanwhile get 451. */
 #include "confdb.h"
 #include "log.h"
+#include "records.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -314,6 +316,42 @@ static void do_history(confdb *db, confdb_job *j)
     free(iv);
 }
 
+/* Log and quarantine requests: records.c packs the reply. */
+static void do_records(confdb *db, confdb_job *j)
+{
+    char err[512];
+    if (!ensure_connected(db, err, sizeof err)) {
+        if (j->kind == CONFDB_AGING)
+            log_warn("event=aging_failed error=\"%s\"", err);
+        else
+            reply_error(j, 451, err);
+        return;
+    }
+    const Bulwark__QuarantineOp *op =
+        j->kind == CONFDB_QUARANTINE_RELEASE  ? j->req->quarantine_release
+        : j->kind == CONFDB_QUARANTINE_DELETE ? j->req->quarantine_delete
+                                              : NULL;
+    char *who =
+        xasprintf("%s (key %s)", op && op->author && *op->author ? op->author : "?", j->peer);
+    switch (j->kind) {
+    case CONFDB_LOG_SEARCH: records_search(db->st, j->req->log_search, false, &j->reply); break;
+    case CONFDB_QUARANTINE_LIST:
+        records_search(db->st, j->req->quarantine_list, true, &j->reply);
+        break;
+    case CONFDB_QUARANTINE_SHOW: records_show(db->st, j->req->quarantine_show, &j->reply); break;
+    case CONFDB_QUARANTINE_RELEASE:
+        records_release(db->st, j->req->quarantine_release, who, j->relay, &j->reply);
+        break;
+    case CONFDB_QUARANTINE_DELETE:
+        records_delete(db->st, j->req->quarantine_delete, who, &j->reply);
+        break;
+    default: records_age(db->st, j->log_days, j->quarantine_days); break;
+    }
+    j->has_reply = j->kind != CONFDB_AGING;
+    atomic_store(&db->connected, store_ok(db->st));
+    free(who);
+}
+
 static void send_job(void *sock, confdb_job *j)
 {
     if (zmq_send(sock, &j, sizeof j, 0) != (int)sizeof j)
@@ -383,6 +421,7 @@ static void *confdb_main(void *arg)
         case CONFDB_GET: do_get(db, j); break;
         case CONFDB_HISTORY: do_history(db, j); break;
         case CONFDB_VERSION: break;
+        default: do_records(db, j); break;
         }
         send_job(db->thread_end, j);
     }
@@ -478,6 +517,7 @@ void confdb_job_free(confdb_job **jp)
         store_version_free(j->installed);
         free(j->installed);
     }
+    free(j->relay);
     free(j);
     *jp = NULL;
 }

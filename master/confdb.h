@@ -2,9 +2,10 @@
  *
  * MariaDB calls can block for seconds (a Galera node losing quorum, a hung server),
  * and the dispatcher must never wait for them. So one thread owns the store: the main
- * loop hands it requests (config set, an old version, history) as jobs over an inproc
- * PAIR and gets each job back with the packed reply to send; the thread also polls
- * for versions written by another master and hands back each newer one to install.
+ * loop hands it requests (config set, an old version, history; message log and
+ * quarantine requests; the periodic aging) as jobs over an inproc PAIR and gets
+ * each job back with the packed reply to send; the thread also polls for versions
+ * written by another master and hands back each newer one to install.
  * Jobs travel as pointers; whoever holds the pointer owns the job. */
 #ifndef BW_CONFDB_H
 #define BW_CONFDB_H
@@ -24,6 +25,12 @@ typedef enum {
     CONFDB_GET, /* req->config_get: one stored version */
     CONFDB_HISTORY, /* req->config_history */
     CONFDB_VERSION, /* from the thread: a newer version appeared; no reply */
+    CONFDB_LOG_SEARCH, /* req->log_search */
+    CONFDB_QUARANTINE_LIST, /* req->quarantine_list */
+    CONFDB_QUARANTINE_SHOW, /* req->quarantine_show */
+    CONFDB_QUARANTINE_RELEASE, /* req->quarantine_release; relay set */
+    CONFDB_QUARANTINE_DELETE, /* req->quarantine_delete */
+    CONFDB_AGING, /* no request: delete rows past log_days / quarantine_days; no reply */
 } confdb_kind;
 
 typedef struct {
@@ -36,6 +43,8 @@ typedef struct {
     bool has_reply;
     zmq_msg_t reply; /* the packed Packet to send back */
     store_version *installed; /* newest version, to make current; NULL if none */
+    char *relay; /* CONFDB_QUARANTINE_RELEASE: quarantine.release_relay (owned) */
+    unsigned log_days, quarantine_days; /* CONFDB_AGING */
 } confdb_job;
 
 /* Starts the thread. The store is created from the master's parameters. */

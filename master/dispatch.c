@@ -7,7 +7,9 @@
  * A node's credit is what it told us in Hello minus jobs sent plus results back;
  * the next job goes to the node with the most free credit (least loaded), ties
  * broken round-robin. The packed job frame is kept until the job is answered so
- * a re-dispatch sends the same bytes without re-encoding (zmq_msg_copy shares it). */
+ * a re-dispatch sends the same bytes without re-encoding (zmq_msg_copy shares it).
+ * A job that asks to be recorded is not answered here: its first result goes, with
+ * the job frame, to the recorder hook, which answers once the verdict is stored. */
 #include "dispatch.h"
 #include "dict.h"
 #include "log.h"
@@ -27,6 +29,7 @@ struct job {
     zmq_msg_t frame;
     uint64_t deadline_us, dispatched_us, received_us;
     uint32_t attempts;
+    bool record; /* ScanJob.record: the first result goes to the recorder hook */
     worker *w;
     job *prev, *next; /* pending queue or worker list */
     job *aprev, *anext; /* all open jobs */
@@ -76,6 +79,8 @@ struct dispatch {
     uint64_t next_hb_us, next_walk_us;
     uint64_t protocol_logged_us;
     dispatch_stats st;
+    dispatch_record_fn record_fn;
+    void *record_arg;
 };
 
 /* ---- lists --------------------------------------------------------------------- */
@@ -398,7 +403,15 @@ static void on_result(dispatch *d, worker *w, zmq_msg_t *frame, const Bulwark__S
     zmq_msg_t out;
     zmq_msg_init(&out);
     zmq_msg_move(&out, frame);
-    send_to_client(d, j, &out);
+    if (j->record && d->record_fn) {
+        zmq_msg_t jf;
+        zmq_msg_init(&jf);
+        zmq_msg_move(&jf, &j->frame);
+        d->record_fn(d->record_arg, j->client, j->client_len, &jf, &out, j->id);
+        d->st.to_recorder++;
+    } else {
+        send_to_client(d, j, &out);
+    }
     d->st.answered++;
     log_debug("job=%s event=answered node=%s action=%d", j->id, w->node_id, r->action);
     forget_job(d, j);
@@ -493,6 +506,7 @@ void dispatch_job(dispatch *d, const void *client, size_t client_len, zmq_msg_t 
     }
     j = xcalloc(1, sizeof *j);
     j->id = xstrdup(sj->job_id);
+    j->record = sj->record;
     memcpy(j->client, client, client_len);
     j->client_len = client_len;
     zmq_msg_init(&j->frame);
@@ -571,6 +585,12 @@ void dispatch_set_config_version(dispatch *d, uint64_t v)
 {
     d->config_version = v;
     d->next_hb_us = 0; /* tell nodes now */
+}
+
+void dispatch_set_recorder(dispatch *d, dispatch_record_fn fn, void *arg)
+{
+    d->record_fn = fn;
+    d->record_arg = arg;
 }
 
 void dispatch_stop_accepting(dispatch *d)

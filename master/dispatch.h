@@ -19,6 +19,7 @@ typedef struct dispatch dispatch;
 typedef struct {
     uint64_t received, answered, redispatched, expired, dropped_results;
     uint64_t bad_client, bad_worker, rejected_full;
+    uint64_t to_recorder; /* results handed to the recorder */
 } dispatch_stats;
 
 dispatch *dispatch_new(void *client_sock, void *worker_sock, const params *master_cfg,
@@ -36,6 +37,16 @@ void dispatch_worker(dispatch *d, const void *wid, size_t wid_len, zmq_msg_t *fr
 void dispatch_tick(dispatch *d);
 /* Milliseconds until dispatch_tick has something to do (for the poll timeout). */
 int dispatch_next_tick_ms(const dispatch *d);
+
+/* Jobs whose ScanJob.record is set are not answered by the dispatcher: their first
+ * result goes to `fn` instead, with the client's routing id, the job frame and the
+ * result frame (both taken over by fn), and the job is forgotten as if answered, so
+ * a second result still finds nothing. fn must answer the client (after recording
+ * the verdict). Without a recorder, record jobs are answered like any other. */
+typedef void (*dispatch_record_fn)(void *arg, const void *client, size_t client_len,
+                                   zmq_msg_t *job_frame, zmq_msg_t *result_frame,
+                                   const char *job_id);
+void dispatch_set_recorder(dispatch *d, dispatch_record_fn fn, void *arg);
 
 /* The config version sent in heartbeats to nodes (nodes behind it catch up). */
 void dispatch_set_config_version(dispatch *d, uint64_t v);

@@ -6,18 +6,22 @@
  * and a signalfd. Config versions live in MariaDB (store.c); each new version is
  * published on the PUB socket (the ZeroMQ guide's Clone pattern: PUB for updates,
  * ROUTER for snapshots, heartbeats carrying the newest version so a node that
- * missed an update notices). The database is reached only from the confdb thread
- * (confdb.c), so scan traffic never waits for MariaDB, even when it hangs. */
+ * missed an update notices). The database is reached only from two threads of its
+ * own: confdb.c (configuration, log and quarantine requests, aging) and recorder.c
+ * (the verdicts of record jobs, committed before their answer is sent), so scan
+ * traffic without `record` never waits for MariaDB, even when it hangs. */
 #include "confdb.h"
 #include "daemon.h"
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
 #include "params.h"
+#include "recorder.h"
 #include "util.h"
 #include "zap.h"
 #include "zmqx.h"
 
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +44,8 @@ typedef struct {
     zap *zap;
     dispatch *d;
     confdb *db;
+    recorder *rec;
+    uint64_t maint_us, next_maint_us;
     config_gen conf; /* version 0 until loaded from the database */
     uint64_t started_ms;
     bool stopping;
@@ -137,6 +143,82 @@ static void db_input(master *m)
     }
 }
 
+/* ---- message log and quarantine ------------------------------------------------------ */
+
+/* The dispatcher's hook for a record job's first result: record, then answer. */
+static void on_record(void *arg, const void *client, size_t client_len, zmq_msg_t *job,
+                      zmq_msg_t *result, const char *job_id)
+{
+    master *m = arg;
+    recorder_item *it = recorder_item_new(client, client_len, job, result, job_id);
+    if (recorder_submit(m->rec, it))
+        return;
+    log_warn("job=%s event=tempfail reason=\"recorder busy\"", job_id);
+    zmq_msg_t r;
+    recorder_pack_tempfail(job_id, "recorder busy", m->master_id, &r);
+    send_reply(m->clients, client, client_len, &r);
+    recorder_item_free(&it);
+}
+
+/* Items back from the recorder: send each its reply. */
+static void rec_input(master *m)
+{
+    recorder_item *it;
+    while ((it = recorder_recv(m->rec))) {
+        send_reply(m->clients, it->client, it->client_len, &it->reply);
+        zmq_msg_init(&it->reply);
+        recorder_item_free(&it);
+    }
+}
+
+/* Every maintenance_interval: age the log and the quarantine (current retention). */
+static void maintenance(master *m)
+{
+    uint64_t now = mono_us();
+    if (now < m->next_maint_us || !m->conf.p)
+        return;
+    m->next_maint_us = now + m->maint_us;
+    confdb_job *j = confdb_job_new(CONFDB_AGING, NULL, "", 0, "bulwark-master", NULL);
+    j->log_days = (unsigned)params_int(m->conf.p, "log.retention_days");
+    j->quarantine_days = (unsigned)params_int(m->conf.p, "quarantine.retention_days");
+    if (!confdb_submit(m->db, j)) {
+        log_warn("event=aging_skipped reason=\"database thread busy\"");
+        confdb_job_free(&j);
+    }
+}
+
+/* Config set, release and delete need the admin role; false (and a 403 sent) without it. */
+static bool need_admin(master *m, const void *id, size_t idlen, const char *peer, const char *what,
+                       const char *event)
+{
+    if (!m->zap || (zap_roles(m->zap, peer) & ROLE_ADMIN))
+        return true;
+    char why[200];
+    snprintf(why, sizeof why, "key %s may not %s (needs role admin)", peer, what);
+    log_warn("event=%s peer=%s reason=\"no admin role\"", event, peer);
+    send_error(m->clients, id, idlen, 403, why);
+    return false;
+}
+
+static void on_release(master *m, const void *id, size_t idlen, packet **p, const char *peer)
+{
+    if (!need_admin(m, id, idlen, peer, "release quarantined messages",
+                    "quarantine_release_refused"))
+        return;
+    if (!m->conf.p) {
+        send_error(m->clients, id, idlen, 451,
+                   "configuration not loaded yet (database unavailable)");
+        return;
+    }
+    confdb_job *j = confdb_job_new(CONFDB_QUARANTINE_RELEASE, m->clients, id, idlen, peer, *p);
+    *p = NULL;
+    j->relay = xstrdup(params_str(m->conf.p, "quarantine.release_relay"));
+    if (!confdb_submit(m->db, j)) {
+        send_error(m->clients, id, idlen, 451, "configuration database busy");
+        confdb_job_free(&j);
+    }
+}
+
 static void on_config_get(master *m, void *sock, const void *id, size_t idlen, packet **p,
                           const char *peer)
 {
@@ -221,17 +303,26 @@ static void client_input(master *m)
                 on_config_get(m, m->clients, cid, clen, &p, peer_of(&body));
                 break;
             case BULWARK__PACKET__BODY_CONFIG_SET:
-                if (m->zap && !(zap_roles(m->zap, peer_of(&body)) & ROLE_ADMIN)) {
-                    char why[160];
-                    snprintf(why, sizeof why,
-                             "key %s may not change the configuration (needs role admin)",
-                             peer_of(&body));
-                    log_warn("event=config_set_refused peer=%s reason=\"no admin role\"",
-                             peer_of(&body));
-                    send_error(m->clients, cid, clen, 403, why);
-                    break;
-                }
-                to_db(m, CONFDB_SET, m->clients, cid, clen, peer_of(&body), &p);
+                if (need_admin(m, cid, clen, peer_of(&body), "change the configuration",
+                               "config_set_refused"))
+                    to_db(m, CONFDB_SET, m->clients, cid, clen, peer_of(&body), &p);
+                break;
+            case BULWARK__PACKET__BODY_LOG_SEARCH:
+                to_db(m, CONFDB_LOG_SEARCH, m->clients, cid, clen, peer_of(&body), &p);
+                break;
+            case BULWARK__PACKET__BODY_QUARANTINE_LIST:
+                to_db(m, CONFDB_QUARANTINE_LIST, m->clients, cid, clen, peer_of(&body), &p);
+                break;
+            case BULWARK__PACKET__BODY_QUARANTINE_SHOW:
+                to_db(m, CONFDB_QUARANTINE_SHOW, m->clients, cid, clen, peer_of(&body), &p);
+                break;
+            case BULWARK__PACKET__BODY_QUARANTINE_RELEASE:
+                on_release(m, cid, clen, &p, peer_of(&body));
+                break;
+            case BULWARK__PACKET__BODY_QUARANTINE_DELETE:
+                if (need_admin(m, cid, clen, peer_of(&body), "delete quarantined messages",
+                               "quarantine_delete_refused"))
+                    to_db(m, CONFDB_QUARANTINE_DELETE, m->clients, cid, clen, peer_of(&body), &p);
                 break;
             case BULWARK__PACKET__BODY_CONFIG_HISTORY:
                 to_db(m, CONFDB_HISTORY, m->clients, cid, clen, peer_of(&body), &p);
@@ -354,7 +445,13 @@ int main(int argc, char **argv)
     daemon_drop_privileges(params_str(m.cfg, "user"));
     m.d = dispatch_new(m.clients, m.workers, m.cfg, m.master_id);
     store_library_init();
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        log_fatal("event=curl_global_init error=\"failed\"");
     m.db = confdb_new(m.ctx, m.cfg);
+    m.rec = recorder_new(m.ctx, m.cfg, m.master_id);
+    dispatch_set_recorder(m.d, on_record, &m);
+    m.maint_us = (uint64_t)params_int(m.cfg, "maintenance_interval") * 1000;
+    m.next_maint_us = mono_us() + m.maint_us;
     m.started_ms = now_ms();
 
     daemon_notify("READY=1\nSTATUS=dispatching");
@@ -369,18 +466,21 @@ int main(int argc, char **argv)
             {m.snap, 0, ZMQ_POLLIN, 0},
             {NULL, sigfd, ZMQ_POLLIN, 0},
             {confdb_socket(m.db), 0, ZMQ_POLLIN, 0},
+            {recorder_socket(m.rec), 0, ZMQ_POLLIN, 0},
             {m.zap ? zap_socket(m.zap) : NULL, m.zap ? 0 : -1, ZMQ_POLLIN, 0},
         };
-        int nitems = m.zap ? 6 : 5;
+        int nitems = m.zap ? 7 : 6;
         int timeout = dispatch_next_tick_ms(m.d);
         if (timeout > 100)
             timeout = 100;
         if (zmq_poll(items, nitems, timeout) < 0 && zmq_errno() != EINTR)
             log_fatal("event=poll error=\"%s\"", zmq_strerror(zmq_errno()));
-        if (m.zap && (items[5].revents & ZMQ_POLLIN))
+        if (m.zap && (items[6].revents & ZMQ_POLLIN))
             zap_handle(m.zap);
         if (items[4].revents & ZMQ_POLLIN)
             db_input(&m);
+        if (items[5].revents & ZMQ_POLLIN)
+            rec_input(&m);
         if (items[1].revents & ZMQ_POLLIN)
             worker_input(&m);
         if (items[0].revents & ZMQ_POLLIN)
@@ -405,6 +505,7 @@ int main(int argc, char **argv)
             }
         }
         dispatch_tick(m.d);
+        maintenance(&m);
         uint64_t now = mono_us();
         if (wd_us && now >= next_wd) {
             daemon_notify("WATCHDOG=1");
@@ -416,10 +517,14 @@ int main(int argc, char **argv)
                           dispatch_node_count(m.d), dispatch_open_jobs(m.d),
                           (unsigned long long)m.conf.version);
         }
-        if (m.stopping && (dispatch_open_jobs(m.d) == 0 || now >= m.stop_deadline_us))
+        if (m.stopping && ((dispatch_open_jobs(m.d) == 0 && recorder_pending(m.rec) == 0) ||
+                           now >= m.stop_deadline_us))
             break;
     }
     dispatch_fail_all(m.d, "master shutting down");
+    recorder_stop(m.rec); /* what it holds is recorded (or fails) and answered now */
+    rec_input(&m);
+    recorder_destroy(&m.rec);
     const dispatch_stats *s = dispatch_get_stats(m.d);
     log_info("event=stopped received=%llu answered=%llu redispatched=%llu expired=%llu",
              (unsigned long long)s->received, (unsigned long long)s->answered,
@@ -435,6 +540,7 @@ int main(int argc, char **argv)
     zmq_ctx_term(m.ctx);
     params_destroy(&m.cfg);
     close(sigfd);
+    curl_global_cleanup();
     store_library_end();
     return 0;
 }

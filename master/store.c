@@ -1,11 +1,14 @@
-/* store.c - MariaDB access for the master: migrations and config versions.
+/* store.c - MariaDB access for the master: migrations, config versions, the
+ * message log and the quarantine.
  *
- * One connection, used only from the master's main thread. Migrations are the
+ * One connection per store, used by one thread. Migrations are the
  * files sql/NNN_name.sql embedded at build time; schema_migration records which
  * ran, and a named lock keeps two masters starting together from racing. A lost
  * connection is noticed on the next failing call: the handle is dropped and the
  * next store_connect() makes a new one. Statements use prepared parameters
- * wherever a value comes from outside. */
+ * wherever a value comes from outside; the two inserts of the recorder's hot path
+ * stay prepared for the life of the connection. Result rows of the searches are
+ * fetched as text columns of any length (fetch_text). Sessions run in UTC. */
 #include "store.h"
 #include "log.h"
 #include "migrations.h"
@@ -20,6 +23,7 @@
 
 struct store {
     MYSQL *db;
+    MYSQL_STMT *log_ins, *quar_ins; /* prepared once per connection */
     char *host, *socket, *user, *password, *name;
     unsigned port;
 };
@@ -58,6 +62,11 @@ store *store_new(const params *cfg)
 
 static void disconnect(store *s)
 {
+    if (s->log_ins)
+        mysql_stmt_close(s->log_ins);
+    if (s->quar_ins)
+        mysql_stmt_close(s->quar_ins);
+    s->log_ins = s->quar_ins = NULL;
     if (s->db)
         mysql_close(s->db);
     s->db = NULL;
@@ -190,6 +199,11 @@ bool store_connect(store *s, char *err, size_t errlen)
     }
     /* Galera: read what this node's cluster has committed before answering. */
     mysql_query(s->db, "SET SESSION wsrep_sync_wait = 1");
+    if (mysql_query(s->db, "SET time_zone = '+00:00'") != 0) {
+        snprintf(err, errlen, "set time zone: %s", mysql_error(s->db));
+        disconnect(s);
+        return false;
+    }
     if (!migrate(s, err, errlen)) {
         disconnect(s);
         return false;
@@ -386,4 +400,514 @@ void store_library_init(void)
 void store_library_end(void)
 {
     mysql_library_end();
+}
+
+/* ---- prepared statements ------------------------------------------------------------ */
+
+#define MAXB 24
+
+typedef struct {
+    MYSQL_BIND b[MAXB];
+    unsigned long len[MAXB];
+    unsigned long long u[MAXB];
+    double d[MAXB];
+    unsigned n;
+} binds;
+
+static MYSQL_BIND *bind_next(binds *x)
+{
+    if (x->n >= MAXB)
+        log_panic("event=store_bind reason=\"too many parameters\"");
+    MYSQL_BIND *b = &x->b[x->n];
+    memset(b, 0, sizeof *b);
+    return b;
+}
+
+static void bind_blob(binds *x, const void *p, size_t n, enum enum_field_types type)
+{
+    MYSQL_BIND *b = bind_next(x);
+    x->len[x->n] = (unsigned long)n;
+    b->buffer_type = type;
+    b->buffer = (void *)(p ? p : "");
+    b->buffer_length = (unsigned long)n;
+    b->length = &x->len[x->n];
+    x->n++;
+}
+
+static void bind_str(binds *x, const char *s)
+{
+    s = s ? s : "";
+    bind_blob(x, s, strlen(s), MYSQL_TYPE_STRING);
+}
+
+static void bind_u64(binds *x, uint64_t v)
+{
+    MYSQL_BIND *b = bind_next(x);
+    x->u[x->n] = v;
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = &x->u[x->n];
+    b->is_unsigned = 1;
+    x->n++;
+}
+
+static void bind_dbl(binds *x, double v)
+{
+    MYSQL_BIND *b = bind_next(x);
+    x->d[x->n] = v;
+    b->buffer_type = MYSQL_TYPE_DOUBLE;
+    b->buffer = &x->d[x->n];
+    x->n++;
+}
+
+/* Records a statement's error; drops the connection on a client-side error (the
+ * server went away, a timeout), keeps it for a server-side refusal. */
+static bool stmt_fail(store *s, MYSQL_STMT *st, const char *what, char *err, size_t errlen)
+{
+    unsigned code = st ? mysql_stmt_errno(st) : mysql_errno(s->db);
+    snprintf(err, errlen, "%s: %s", what, st ? mysql_stmt_error(st) : mysql_error(s->db));
+    if (code >= 2000)
+        disconnect(s);
+    return false;
+}
+
+/* Prepares sql into *cache (if not yet) or a new statement, binds and executes.
+ * Returns the statement (the caller closes it unless cached) or NULL with err. */
+static MYSQL_STMT *run(store *s, MYSQL_STMT **cache, const char *sql, binds *x, const char *what,
+                       char *err, size_t errlen)
+{
+    if (!s->db) {
+        fail(s, what, err, errlen);
+        return NULL;
+    }
+    MYSQL_STMT *st = cache ? *cache : NULL;
+    if (!st) {
+        st = mysql_stmt_init(s->db);
+        if (!st) {
+            fail(s, what, err, errlen);
+            return NULL;
+        }
+        if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+            stmt_fail(s, st, what, err, errlen);
+            mysql_stmt_close(st);
+            return NULL;
+        }
+        if (cache)
+            *cache = st;
+    }
+    if ((x && x->n && mysql_stmt_bind_param(st, x->b) != 0) || mysql_stmt_execute(st) != 0) {
+        stmt_fail(s, st, what, err, errlen); /* may have closed a cached statement */
+        if (!cache)
+            mysql_stmt_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Runs a statement that returns no rows; *affected gets the row count. */
+static bool run_update(store *s, MYSQL_STMT **cache, const char *sql, binds *x, const char *what,
+                       uint64_t *affected, char *err, size_t errlen)
+{
+    MYSQL_STMT *st = run(s, cache, sql, x, what, err, errlen);
+    if (!st)
+        return false;
+    if (affected)
+        *affected = mysql_stmt_affected_rows(st);
+    if (!cache)
+        mysql_stmt_close(st);
+    return true;
+}
+
+/* Fetches the next row as text: v[i] allocated and NUL-terminated (NULL for SQL
+ * NULL), len[i] its length. 1: a row; 0: no more rows; -1: error. */
+static int fetch_text(MYSQL_STMT *st, unsigned ncols, char **v, unsigned long *len)
+{
+    MYSQL_BIND b[32];
+    my_bool isnull[32];
+    if (ncols > 32)
+        log_panic("event=store_fetch reason=\"too many columns\"");
+    memset(b, 0, sizeof b);
+    for (unsigned i = 0; i < ncols; i++) {
+        b[i].buffer_type = MYSQL_TYPE_STRING;
+        b[i].length = &len[i];
+        b[i].is_null = &isnull[i];
+    }
+    if (mysql_stmt_bind_result(st, b) != 0)
+        return -1;
+    int rc = mysql_stmt_fetch(st);
+    if (rc == MYSQL_NO_DATA)
+        return 0;
+    if (rc != 0 && rc != MYSQL_DATA_TRUNCATED)
+        return -1;
+    for (unsigned i = 0; i < ncols; i++) {
+        v[i] = NULL;
+        if (isnull[i])
+            continue;
+        v[i] = xmalloc(len[i] + 1);
+        MYSQL_BIND one;
+        memset(&one, 0, sizeof one);
+        one.buffer_type = MYSQL_TYPE_STRING;
+        one.buffer = v[i];
+        one.buffer_length = len[i] + 1;
+        if (len[i] && mysql_stmt_fetch_column(st, &one, i, 0) != 0) {
+            for (unsigned k = 0; k <= i; k++)
+                free(v[k]);
+            return -1;
+        }
+        v[i][len[i]] = '\0';
+    }
+    return 1;
+}
+
+/* ---- message log and quarantine ------------------------------------------------------ */
+
+void store_record_free(store_record *r)
+{
+    char **f[] = {&r->id,      &r->client_ip,  &r->helo,    &r->sender,      &r->rcpt,
+                  &r->subject, &r->message_id, &r->node_id, &r->queue_id,    &r->reason,
+                  &r->action,  &r->symbols,    &r->status,  &r->released_by, &r->release_reply};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        free(*f[i]);
+    memset(r, 0, sizeof *r);
+}
+
+bool store_begin(store *s, char *err, size_t errlen)
+{
+    if (!s->db)
+        return fail(s, "begin", err, errlen);
+    return exec(s, "START TRANSACTION", err, errlen);
+}
+
+bool store_commit(store *s, char *err, size_t errlen)
+{
+    return store_change_commit(s, err, errlen);
+}
+
+void store_rollback(store *s)
+{
+    store_change_rollback(s);
+}
+
+/* The columns both tables share, in the order bind_common binds them. */
+#define COMMON_COLS                                                                                \
+    "job_id, time, client_ip, helo, sender, rcpt, subject, message_id, size, score, symbols,"      \
+    " node_id, reason"
+#define COMMON_VALS "?, FROM_UNIXTIME(? / 1000), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+
+static void bind_common(binds *x, const store_record *r)
+{
+    bind_str(x, r->id);
+    bind_u64(x, r->time_ms);
+    bind_str(x, r->client_ip);
+    bind_str(x, r->helo);
+    bind_str(x, r->sender);
+    bind_str(x, r->rcpt);
+    bind_str(x, r->subject);
+    bind_str(x, r->message_id);
+    bind_u64(x, r->size);
+    bind_dbl(x, r->score);
+    bind_str(x, r->symbols ? r->symbols : "[]");
+    bind_str(x, r->node_id);
+    bind_str(x, r->reason);
+}
+
+bool store_log_insert(store *s, const store_record *r, bool *inserted, char *err, size_t errlen)
+{
+    binds x = {0};
+    bind_common(&x, r);
+    bind_str(&x, r->action);
+    bind_u64(&x, r->config_version);
+    bind_u64(&x, r->scan_us);
+    bind_str(&x, r->queue_id);
+    uint64_t n = 0;
+    bool ok = run_update(s, &s->log_ins,
+                         "INSERT IGNORE INTO message_log (" COMMON_COLS
+                         ", action, config_version, scan_us, queue_id) VALUES (" COMMON_VALS
+                         ", ?, ?, ?, ?)",
+                         &x, "insert log row", &n, err, errlen);
+    *inserted = n > 0;
+    return ok;
+}
+
+bool store_quarantine_insert(store *s, const store_record *r, const void *z, size_t zlen, char *err,
+                             size_t errlen)
+{
+    binds x = {0};
+    bind_common(&x, r);
+    bind_blob(&x, z, zlen, MYSQL_TYPE_LONG_BLOB);
+    return run_update(s, &s->quar_ins,
+                      "INSERT IGNORE INTO quarantine (" COMMON_COLS
+                      ", message) VALUES (" COMMON_VALS ", ?)",
+                      &x, "insert quarantine row", NULL, err, errlen);
+}
+
+static char *take(char **v, unsigned i)
+{
+    char *p = v[i] ? v[i] : xstrdup("");
+    v[i] = NULL;
+    return p;
+}
+
+static uint64_t take_u64(char **v, unsigned i)
+{
+    uint64_t n = v[i] ? strtoull(v[i], NULL, 10) : 0;
+    free(v[i]);
+    v[i] = NULL;
+    return n;
+}
+
+#define TIME_MS(col) "CAST(UNIX_TIMESTAMP(" col ") * 1000 AS UNSIGNED)"
+#define READ_COLS                                                                                  \
+    "job_id, " TIME_MS("time") ", client_ip, helo, sender, rcpt, subject, message_id, size,"       \
+                               " CAST(score AS CHAR), symbols, node_id, reason"
+#define N_READ_COLS 13
+#define LOG_COLS READ_COLS ", action, config_version, scan_us, queue_id"
+#define QUAR_COLS                                                                                  \
+    READ_COLS ", status, " TIME_MS("released_at") ", released_by, release_reply, message"
+
+/* Fills r from the READ_COLS at v[0..13) and the table's own columns after them.
+ * (The score is read as text made by the server: the client library's own DOUBLE
+ * to string conversion of a binary-protocol row gave "0".) */
+static void fill_record(char **v, bool quarantine, store_record *r)
+{
+    r->id = take(v, 0);
+    r->time_ms = take_u64(v, 1);
+    r->client_ip = take(v, 2);
+    r->helo = take(v, 3);
+    r->sender = take(v, 4);
+    r->rcpt = take(v, 5);
+    r->subject = take(v, 6);
+    r->message_id = take(v, 7);
+    r->size = take_u64(v, 8);
+    r->score = v[9] ? strtod(v[9], NULL) : 0;
+    free(v[9]);
+    v[9] = NULL;
+    r->symbols = take(v, 10);
+    r->node_id = take(v, 11);
+    r->reason = take(v, 12);
+    if (quarantine) {
+        r->action = xstrdup("quarantine");
+        r->status = take(v, 13);
+        r->released_ms = take_u64(v, 14);
+        r->released_by = take(v, 15);
+        r->release_reply = take(v, 16);
+        return;
+    }
+    r->action = take(v, 13);
+    r->config_version = take_u64(v, 14);
+    r->scan_us = (uint32_t)take_u64(v, 15);
+    r->queue_id = take(v, 16);
+}
+
+/* '%' + s with LIKE's special characters escaped + '%'. */
+static char *like_pattern(const char *s)
+{
+    buf_t b = {0};
+    buf_puts(&b, "%");
+    for (; *s; s++) {
+        if (*s == '%' || *s == '_' || *s == '\\')
+            buf_puts(&b, "\\");
+        buf_append(&b, s, 1);
+    }
+    buf_puts(&b, "%");
+    return b.data;
+}
+
+/* Appends the WHERE clause of q to sql and its values to x; `pats` keeps the LIKE
+ * patterns alive until the statement ran. */
+static void where_clause(const store_query *q, const char *action_col, buf_t *sql, binds *x,
+                         char *pats[2])
+{
+    const char *and = " WHERE ";
+#define COND(text)                                                                                 \
+    do {                                                                                           \
+        buf_puts(sql, and);                                                                        \
+        buf_puts(sql, text);                                                                       \
+        and = " AND ";                                                                             \
+    } while (0)
+    if (q->id && *q->id) {
+        COND("job_id = ?");
+        bind_str(x, q->id);
+    }
+    if (q->sender && *q->sender) {
+        COND("sender LIKE ?");
+        bind_str(x, pats[0] = like_pattern(q->sender));
+    }
+    if (q->recipient && *q->recipient) {
+        COND("rcpt LIKE ?");
+        bind_str(x, pats[1] = like_pattern(q->recipient));
+    }
+    if (q->client_ip && *q->client_ip) {
+        COND("client_ip = ?");
+        bind_str(x, q->client_ip);
+    }
+    if (q->action && *q->action) {
+        buf_puts(sql, and);
+        buf_printf(sql, "%s = ?", action_col);
+        and = " AND ";
+        bind_str(x, q->action);
+    }
+    if (q->since_ms) {
+        COND("time >= FROM_UNIXTIME(? / 1000)");
+        bind_u64(x, q->since_ms);
+    }
+    if (q->until_ms) {
+        COND("time < FROM_UNIXTIME(? / 1000)");
+        bind_u64(x, q->until_ms);
+    }
+#undef COND
+}
+
+/* Runs a SELECT of ncols columns and turns every row into a record. */
+static bool select_records(store *s, const char *sql, binds *x, unsigned ncols, bool quarantine,
+                           store_record **out, size_t *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    MYSQL_STMT *st = run(s, NULL, sql, x, "search", err, errlen);
+    if (!st)
+        return false;
+    if (mysql_stmt_store_result(st) != 0) {
+        stmt_fail(s, st, "search", err, errlen);
+        mysql_stmt_close(st);
+        return false;
+    }
+    size_t cap = (size_t)mysql_stmt_num_rows(st);
+    *out = xcalloc(cap ? cap : 1, sizeof **out);
+    char *v[32];
+    unsigned long len[32];
+    int rc;
+    while (*n < cap && (rc = fetch_text(st, ncols, v, len)) == 1) {
+        fill_record(v, quarantine, &(*out)[(*n)++]);
+        for (unsigned i = 0; i < ncols; i++)
+            free(v[i]);
+    }
+    mysql_stmt_close(st);
+    return true;
+}
+
+static bool search(store *s, const store_query *q, bool quarantine, store_record **out, size_t *n,
+                   char *err, size_t errlen)
+{
+    buf_t sql = {0};
+    binds x = {0};
+    char *pats[2] = {NULL, NULL};
+    buf_printf(&sql, "SELECT %s FROM %s",
+               quarantine ? READ_COLS
+                   ", status, " TIME_MS("released_at") ", released_by, release_reply"
+                          : LOG_COLS,
+               quarantine ? "quarantine" : "message_log");
+    where_clause(q, quarantine ? "status" : "action", &sql, &x, pats);
+    buf_printf(&sql, " ORDER BY time DESC, job_id DESC LIMIT %u", q->limit ? q->limit : 100);
+    bool ok = select_records(s, sql.data, &x, N_READ_COLS + 4, quarantine, out, n, err, errlen);
+    buf_free(&sql);
+    free(pats[0]);
+    free(pats[1]);
+    return ok;
+}
+
+bool store_log_search(store *s, const store_query *q, store_record **out, size_t *n, char *err,
+                      size_t errlen)
+{
+    return search(s, q, false, out, n, err, errlen);
+}
+
+bool store_quarantine_list(store *s, const store_query *q, store_record **out, size_t *n, char *err,
+                           size_t errlen)
+{
+    return search(s, q, true, out, n, err, errlen);
+}
+
+bool store_log_verdict(store *s, const char *id, store_record *out, bool *found, char *err,
+                       size_t errlen)
+{
+    store_query q = {.id = id, .limit = 1};
+    store_record *rows;
+    size_t n;
+    memset(out, 0, sizeof *out);
+    *found = false;
+    if (!search(s, &q, false, &rows, &n, err, errlen))
+        return false;
+    if (n) {
+        *out = rows[0];
+        *found = true;
+    }
+    free(rows);
+    return true;
+}
+
+bool store_quarantine_get(store *s, const char *id, bool lock, store_record *out, char **z,
+                          size_t *zlen, bool *found, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    *z = NULL;
+    *zlen = 0;
+    *found = false;
+    binds x = {0};
+    bind_str(&x, id);
+    const char *sql = lock ? "SELECT " QUAR_COLS " FROM quarantine WHERE job_id = ? FOR UPDATE"
+                           : "SELECT " QUAR_COLS " FROM quarantine WHERE job_id = ?";
+    MYSQL_STMT *st = run(s, NULL, sql, &x, "quarantine entry", err, errlen);
+    if (!st)
+        return false;
+    char *v[32];
+    unsigned long len[32];
+    int rc = mysql_stmt_store_result(st) == 0 ? fetch_text(st, N_READ_COLS + 5, v, len) : -1;
+    if (rc < 0) {
+        stmt_fail(s, st, "quarantine entry", err, errlen);
+        mysql_stmt_close(st);
+        return false;
+    }
+    if (rc == 1) {
+        *zlen = len[N_READ_COLS + 4];
+        *z = v[N_READ_COLS + 4] ? v[N_READ_COLS + 4] : xstrdup("");
+        fill_record(v, true, out);
+        *found = true;
+    }
+    mysql_stmt_close(st);
+    return true;
+}
+
+bool store_quarantine_mark_released(store *s, const char *id, const char *by, const char *reply,
+                                    char *err, size_t errlen)
+{
+    binds x = {0};
+    bind_str(&x, by);
+    bind_str(&x, reply);
+    bind_str(&x, id);
+    return run_update(s, NULL,
+                      "UPDATE quarantine SET status = 'released', released_at = NOW(3),"
+                      " released_by = ?, release_reply = ? WHERE job_id = ?",
+                      &x, "mark released", NULL, err, errlen);
+}
+
+bool store_quarantine_delete(store *s, const char *id, bool *found, char *err, size_t errlen)
+{
+    binds x = {0};
+    bind_str(&x, id);
+    uint64_t n = 0;
+    bool ok = run_update(s, NULL, "DELETE FROM quarantine WHERE job_id = ?", &x,
+                         "delete quarantine entry", &n, err, errlen);
+    *found = n > 0;
+    return ok;
+}
+
+bool store_age(store *s, const char *table, unsigned days, uint64_t *deleted, char *err,
+               size_t errlen)
+{
+    *deleted = 0;
+    if (strcmp(table, "message_log") != 0 && strcmp(table, "quarantine") != 0)
+        log_panic("event=store_age table=%s reason=\"unknown table\"", table);
+    char sql[160];
+    snprintf(sql, sizeof sql, "DELETE FROM %s WHERE time < NOW(3) - INTERVAL ? DAY LIMIT 10000",
+             table);
+    for (;;) {
+        binds x = {0};
+        bind_u64(&x, days);
+        uint64_t n = 0;
+        if (!run_update(s, NULL, sql, &x, "age rows", &n, err, errlen))
+            return false;
+        *deleted += n;
+        if (n < 10000)
+            return true;
+    }
 }

@@ -1,8 +1,9 @@
 /* store.h - the master's durable state in MariaDB (Galera in production).
  *
- * Schema migrations and the versioned configuration. Every call is synchronous
- * and reports failure instead of dying; store_ok() says if it is connected. A
- * store is used by one thread only (the master's confdb thread). */
+ * Schema migrations, the versioned configuration, the message log and the
+ * quarantine. Every call is synchronous and reports failure instead of dying;
+ * store_ok() says if it is connected. A store is used by one thread only (the
+ * master's confdb thread has one, the recorder thread another). Times are UTC. */
 #ifndef BW_STORE_H
 #define BW_STORE_H
 
@@ -50,6 +51,67 @@ void store_change_rollback(store *s);
 /* Newest `limit` versions, newest first. */
 bool store_history(store *s, unsigned limit, store_version **out, size_t *n, char *err,
                    size_t errlen);
+
+/* ---- message log and quarantine ---- */
+
+/* One message log row or quarantine entry, as written and as read back. Strings
+ * are owned (store_record_free) when read; when writing they are borrowed and
+ * must be valid UTF-8 (the caller scrubs and clips them). */
+typedef struct {
+    char *id, *client_ip, *helo, *sender;
+    char *rcpt; /* every recipient, one per line */
+    char *subject, *message_id, *node_id, *queue_id, *reason;
+    char *action; /* log: pass|tag|quarantine|reject|tempfail */
+    char *symbols; /* JSON array (json_symbols_write) */
+    uint64_t time_ms, size, config_version;
+    double score;
+    uint32_t scan_us;
+    char *status, *released_by, *release_reply; /* quarantine */
+    uint64_t released_ms;
+} store_record;
+
+void store_record_free(store_record *r);
+
+/* Filters of a search; NULL or empty strings and zero numbers match everything.
+ * sender and recipient match substrings; the others match exactly. */
+typedef struct {
+    const char *id, *sender, *recipient, *client_ip;
+    const char *action; /* log: the verdict; quarantine: the status */
+    uint64_t since_ms, until_ms; /* [since, until) */
+    unsigned limit; /* newest first; at most this many */
+} store_query;
+
+/* A plain transaction around several writes (the recorder's group commit). */
+bool store_begin(store *s, char *err, size_t errlen);
+bool store_commit(store *s, char *err, size_t errlen);
+void store_rollback(store *s);
+
+/* INSERT IGNORE of a log row; *inserted is false when the job was recorded before. */
+bool store_log_insert(store *s, const store_record *r, bool *inserted, char *err, size_t errlen);
+/* The stored verdict of a job (action, score, reason); *found false if none. */
+bool store_log_verdict(store *s, const char *id, store_record *out, bool *found, char *err,
+                       size_t errlen);
+/* INSERT IGNORE of a quarantine entry with the compressed message z[0..zlen). */
+bool store_quarantine_insert(store *s, const store_record *r, const void *z, size_t zlen, char *err,
+                             size_t errlen);
+
+/* Newest matching rows first, at most q->limit of them. */
+bool store_log_search(store *s, const store_query *q, store_record **out, size_t *n, char *err,
+                      size_t errlen);
+bool store_quarantine_list(store *s, const store_query *q, store_record **out, size_t *n, char *err,
+                           size_t errlen);
+/* One entry and its compressed message (*z owned by the caller); *found false if
+ * none. With lock, the row is locked (SELECT ... FOR UPDATE) until the transaction
+ * the caller began ends. */
+bool store_quarantine_get(store *s, const char *id, bool lock, store_record *out, char **z,
+                          size_t *zlen, bool *found, char *err, size_t errlen);
+bool store_quarantine_mark_released(store *s, const char *id, const char *by, const char *reply,
+                                    char *err, size_t errlen);
+bool store_quarantine_delete(store *s, const char *id, bool *found, char *err, size_t errlen);
+/* Deletes rows of `table` ("message_log" or "quarantine") older than `days`, in
+ * chunks of 10,000 rows each committed on its own; *deleted counts them. */
+bool store_age(store *s, const char *table, unsigned days, uint64_t *deleted, char *err,
+               size_t errlen);
 
 /* Sets up the client library before any thread uses it (it is not thread-safe
  * to initialise lazily from two threads). */

@@ -8,6 +8,8 @@
  * result as it arrives; every result received is printed, so a duplicate answer
  * from the cluster would show as two lines for one file. Exit status: 0 when
  * every request got an answer, 1 when something failed, 2 for usage errors. */
+#include "cli.h"
+#include "hdr.h"
 #include "json.h"
 #include "keys.h"
 #include "log.h"
@@ -44,16 +46,27 @@ static const char *usage_text =
     "\n"
     "commands:\n"
     "  status [--json]                      nodes, load, config version, queue depth\n"
-    "  scan [--local] [--json] [envelope] PATH...\n"
+    "  scan [--local] [--record] [--json] [envelope] PATH...\n"
     "                                       scan files (directories recursively)\n"
     "      --ip IP --helo NAME --from ADDR --rcpt ADDR (repeatable)\n"
     "      --local: run the pipeline here; --set KEY=VALUE and --config FILE\n"
     "               give cluster parameters (default: built-in defaults)\n"
+    "      --record: have the master log the verdict (and quarantine) as for mail\n"
     "  config get [--changed] [--version N] [KEY]\n"
     "  config set [--comment TEXT] [--base N] KEY=VALUE... | KEY VALUE\n"
     "  config unset [--comment TEXT] KEY...\n"
     "  config history [--limit N]\n"
     "  config doc                           the parameter reference (Markdown)\n"
+    "  quarantine list [--recipient R] [--sender S] [--since T] [--until T]\n"
+    "                  [--status held|released] [--limit N] [--json]\n"
+    "  quarantine show [--raw] ID           metadata, symbols, headers (--raw: the message)\n"
+    "  quarantine release ID...             deliver to quarantine.release_relay (admin)\n"
+    "  quarantine delete ID...              (admin)\n"
+    "  log search [--id ID] [--sender S] [--recipient R] [--ip IP] [--action A]\n"
+    "             [--since T] [--until T] [--limit N] [--csv|--json]\n"
+    "      T: 2026-11-24, 2026-11-24T10:00:00Z (UTC) or an age: 30m, 2h, 7d;\n"
+    "      S and R match any part of the address; newest first, --limit 1..10000\n"
+    "      (default 100)\n"
     "  keygen [--dir DIR] [--role ROLES] NAME\n"
     "                                       write DIR/NAME.key and DIR/NAME.pub; ROLES\n"
     "                                       (node|client|admin, default node) goes in\n"
@@ -252,14 +265,14 @@ static void print_result(bool json, const char *file, const Bulwark__ScanResult 
         buf_printf(&b, ",\"config_version\":%llu", (unsigned long long)r->config_version);
         buf_puts(&b, ",\"reason\":");
         json_cstr(&b, r->reason);
-        buf_puts(&b, "}\n");
+        buf_printf(&b, ",\"recorded\":%s}\n", r->recorded ? "true" : "false");
     } else {
         buf_printf(&b, "%s: %s score=%.2f", file, action_name(r->action), r->score);
         if (r->reason && *r->reason)
             buf_printf(&b, " reason=\"%s\"", r->reason);
-        buf_printf(&b, " node=%s config=%llu ms=%.1f\n",
+        buf_printf(&b, " node=%s config=%llu ms=%.1f%s\n",
                    r->node_id && *r->node_id ? r->node_id : "local",
-                   (unsigned long long)r->config_version, ms);
+                   (unsigned long long)r->config_version, ms, r->recorded ? " recorded" : "");
         for (size_t i = 0; i < r->n_symbols; i++)
             buf_printf(&b, "    %-22s %8.2f  %s\n", r->symbols[i]->name, r->symbols[i]->score,
                        r->symbols[i]->detail);
@@ -289,7 +302,7 @@ typedef struct {
     strlist rcpt;
     strlist sets;
     const char *config_file;
-    bool local;
+    bool local, record;
 } scan_opts;
 
 static int scan_local(ctl *c, scan_opts *o, strlist *files)
@@ -353,6 +366,7 @@ static bool send_one(ctl *c, scan_opts *o, strlist *files, inflight *fl, size_t 
     job.message.len = len;
     job.submitted_ms = now_ms();
     job.deadline_ms = job.submitted_ms + (uint64_t)c->timeout_ms;
+    job.record = o->record;
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_JOB;
     p.job = &job;
@@ -498,12 +512,17 @@ static int cmd_scan(ctl *c, int argc, char **argv)
 {
     scan_opts o = {0};
     bulwark__envelope__init(&o.env);
-    static const struct option opts[] = {
-        {"local", no_argument, 0, 'l'},      {"json", no_argument, 0, 'j'},
-        {"ip", required_argument, 0, 'i'},   {"helo", required_argument, 0, 'H'},
-        {"from", required_argument, 0, 'f'}, {"rcpt", required_argument, 0, 'r'},
-        {"set", required_argument, 0, 's'},  {"config", required_argument, 0, 'C'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+    static const struct option opts[] = {{"local", no_argument, 0, 'l'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"ip", required_argument, 0, 'i'},
+                                         {"helo", required_argument, 0, 'H'},
+                                         {"from", required_argument, 0, 'f'},
+                                         {"rcpt", required_argument, 0, 'r'},
+                                         {"set", required_argument, 0, 's'},
+                                         {"config", required_argument, 0, 'C'},
+                                         {"record", no_argument, 0, 'R'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+lj", opts, NULL)) != -1) {
@@ -516,6 +535,7 @@ static int cmd_scan(ctl *c, int argc, char **argv)
         case 'r': strlist_add(&o.rcpt, optarg); break;
         case 's': strlist_add(&o.sets, optarg); break;
         case 'C': o.config_file = optarg; break;
+        case 'R': o.record = true; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: die_usage("scan: bad option");
         }
@@ -524,6 +544,8 @@ static int cmd_scan(ctl *c, int argc, char **argv)
         die_usage("scan: no files given");
     if (!o.local && (o.sets.n || o.config_file))
         die_usage("scan: --set and --config only apply with --local");
+    if (o.local && o.record)
+        die_usage("scan: --record needs the cluster (not --local)");
     o.env.rcpt = o.rcpt.v;
     o.env.n_rcpt = o.rcpt.n;
     strlist files = {0};
@@ -829,6 +851,402 @@ static int cmd_config(ctl *c, int argc, char **argv)
     die_usage("config: unknown subcommand '%s'", sub);
 }
 
+/* ---- message log and quarantine ---------------------------------------------------- */
+
+typedef struct {
+    Bulwark__RecordQuery q;
+    bool json, csv, raw;
+} rec_opts;
+
+static const char *const log_actions[] = {"pass", "tag", "quarantine", "reject", "tempfail", NULL};
+static const char *const quarantine_states[] = {"held", "released", NULL};
+
+static bool one_of(const char *s, const char *const *v)
+{
+    for (; *v; v++)
+        if (strcmp(s, *v) == 0)
+            return true;
+    return false;
+}
+
+static uint64_t time_arg(const char *opt, const char *s)
+{
+    char err[256];
+    uint64_t ms;
+    if (!cli_parse_time(s, now_ms(), &ms, err, sizeof err))
+        die_usage("%s: %s", opt, err);
+    return ms;
+}
+
+/* Parses the filter options of `quarantine list` (quarantine) or `log search`. */
+static void parse_query(const char *cmd, int argc, char **argv, bool quarantine, rec_opts *o)
+{
+    static const struct option opts[] = {{"id", required_argument, 0, 'I'},
+                                         {"sender", required_argument, 0, 'S'},
+                                         {"recipient", required_argument, 0, 'R'},
+                                         {"ip", required_argument, 0, 'i'},
+                                         {"action", required_argument, 0, 'a'},
+                                         {"status", required_argument, 0, 's'},
+                                         {"since", required_argument, 0, 'f'},
+                                         {"until", required_argument, 0, 'u'},
+                                         {"limit", required_argument, 0, 'n'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"csv", no_argument, 0, 'c'},
+                                         {0, 0, 0, 0}};
+    bulwark__record_query__init(&o->q);
+    int opt;
+    uint64_t v;
+    optind = 2;
+    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        bool log_only = opt == 'I' || opt == 'i' || opt == 'a' || opt == 'c';
+        if ((quarantine && log_only) || (!quarantine && opt == 's'))
+            die_usage("%s: option %s does not apply here", cmd, argv[optind - 1]);
+        switch (opt) {
+        case 'I': o->q.id = optarg; break;
+        case 'S': o->q.sender = optarg; break;
+        case 'R': o->q.recipient = optarg; break;
+        case 'i': o->q.client_ip = optarg; break;
+        case 'a':
+        case 's':
+            if (!one_of(optarg, opt == 'a' ? log_actions : quarantine_states))
+                die_usage("%s: --%s wants %s, not '%s'", cmd, opt == 'a' ? "action" : "status",
+                          opt == 'a' ? "pass, tag, quarantine, reject or tempfail"
+                                     : "held or released",
+                          optarg);
+            o->q.action = optarg;
+            break;
+        case 'f': o->q.since_ms = time_arg("--since", optarg); break;
+        case 'u': o->q.until_ms = time_arg("--until", optarg); break;
+        case 'n':
+            if (!cli_parse_uint(optarg, 1, 10000, &v))
+                die_usage("%s: --limit wants a number from 1 to 10000, not '%s'", cmd, optarg);
+            o->q.limit = (uint32_t)v;
+            break;
+        case 'j': o->json = true; break;
+        case 'c': o->csv = true; break;
+        default: die_usage("%s: bad option", cmd);
+        }
+    }
+    if (optind < argc)
+        die_usage("%s: unexpected argument '%s'", cmd, argv[optind]);
+    if (o->json && o->csv)
+        die_usage("%s: --json or --csv, not both", cmd);
+    if (o->q.since_ms && o->q.until_ms && o->q.since_ms >= o->q.until_ms)
+        die_usage("%s: --since must be before --until", cmd);
+}
+
+/* At most `width` bytes of s, cut at a character boundary, for a table cell. */
+static void cell(buf_t *b, const char *s, int width)
+{
+    size_t n = strlen(s);
+    if (n > (size_t)width) {
+        n = (size_t)width - 1;
+        while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    char *t = xstrndup(s, n);
+    for (char *p = t; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    buf_printf(b, "%-*s%s ", width - (n < strlen(s) ? 1 : 0), t, n < strlen(s) ? "~" : "");
+    free(t);
+}
+
+static char *rcpt_text(const Bulwark__Record *r, const char *sep)
+{
+    buf_t b = {0};
+    buf_puts(&b, "");
+    for (size_t i = 0; i < r->n_rcpt; i++)
+        buf_printf(&b, "%s%s", i ? sep : "", r->rcpt[i]);
+    return b.data;
+}
+
+static void json_record(buf_t *b, const Bulwark__Record *r, bool quarantine)
+{
+    char when[64];
+    fmt_time(r->time_ms, when, sizeof when);
+    buf_puts(b, "{\"id\":");
+    json_cstr(b, r->id);
+    buf_printf(b,
+               ",\"time_ms\":%llu,\"time\":\"%s\",\"client_ip\":", (unsigned long long)r->time_ms,
+               when);
+    json_cstr(b, r->client_ip);
+    const struct {
+        const char *k, *v;
+    } f[] = {{"helo", r->helo},       {"sender", r->sender},
+             {"subject", r->subject}, {"message_id", r->message_id},
+             {"node", r->node_id},    {"queue_id", r->queue_id},
+             {"reason", r->reason},   {"action", action_name(r->action)}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        buf_printf(b, ",\"%s\":", f[i].k);
+        json_cstr(b, f[i].v);
+    }
+    buf_puts(b, ",\"rcpt\":[");
+    for (size_t i = 0; i < r->n_rcpt; i++) {
+        buf_puts(b, i ? "," : "");
+        json_cstr(b, r->rcpt[i]);
+    }
+    buf_printf(b, "],\"size\":%llu,\"score\":", (unsigned long long)r->size);
+    json_num(b, r->score);
+    buf_printf(b, ",\"config_version\":%llu,\"scan_ms\":%u,\"symbols\":",
+               (unsigned long long)r->config_version, r->scan_ms);
+    json_symbol *js = xcalloc(r->n_symbols ? r->n_symbols : 1, sizeof *js);
+    for (size_t i = 0; i < r->n_symbols; i++)
+        js[i] = (json_symbol){r->symbols[i]->name, r->symbols[i]->detail, r->symbols[i]->score};
+    json_symbols_write(b, js, r->n_symbols);
+    free(js);
+    if (quarantine) {
+        buf_puts(b, ",\"status\":");
+        json_cstr(b, r->status);
+        buf_printf(b, ",\"released_ms\":%llu,\"released_by\":", (unsigned long long)r->released_ms);
+        json_cstr(b, r->released_by);
+    }
+    buf_puts(b, "}\n");
+}
+
+static void csv_record(buf_t *b, const Bulwark__Record *r)
+{
+    char when[64], num[64];
+    fmt_time(r->time_ms, when, sizeof when);
+    char *rcpt = rcpt_text(r, " ");
+    buf_t sym = {0};
+    buf_puts(&sym, "");
+    for (size_t i = 0; i < r->n_symbols; i++)
+        buf_printf(&sym, "%s%s(%g)", i ? " " : "", r->symbols[i]->name, r->symbols[i]->score);
+    const char *cols[] = {
+        when,         r->id,   action_name(r->action), NULL, r->sender, rcpt,       r->subject,
+        r->client_ip, r->helo, r->message_id,          NULL, sym.data,  r->node_id, r->queue_id,
+        r->reason};
+    snprintf(num, sizeof num, "%.2f", r->score);
+    cols[3] = num;
+    char size[32];
+    snprintf(size, sizeof size, "%llu", (unsigned long long)r->size);
+    cols[10] = size;
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        if (i)
+            buf_puts(b, ",");
+        cli_csv_field(b, cols[i]);
+    }
+    buf_puts(b, "\r\n");
+    free(rcpt);
+    buf_free(&sym);
+}
+
+static void table_record(buf_t *b, const Bulwark__Record *r, bool quarantine)
+{
+    char when[64];
+    fmt_time(r->time_ms, when, sizeof when);
+    char *rcpt = rcpt_text(r, ",");
+    cell(b, r->id, 26);
+    cell(b, when, 20);
+    if (!quarantine)
+        cell(b, action_name(r->action), 10);
+    cell(b, *r->sender ? r->sender : "<>", 28);
+    cell(b, rcpt, 28);
+    cell(b, r->subject, 32);
+    buf_printf(b, "%7.2f", r->score);
+    if (quarantine)
+        buf_printf(b, " %s", r->status);
+    buf_puts(b, "\n");
+    free(rcpt);
+}
+
+static int print_records(const rec_opts *o, const Bulwark__RecordList *l, bool quarantine)
+{
+    buf_t b = {0};
+    buf_puts(&b, "");
+    if (o->csv)
+        buf_puts(&b, "time,id,action,score,sender,rcpt,subject,client_ip,helo,message_id,size,"
+                     "symbols,node,queue_id,reason\r\n");
+    else if (!o->json)
+        buf_printf(&b, "%-26s %-20s %s%-28s %-28s %-32s %7s%s\n", "ID", "TIME",
+                   quarantine ? "" : "ACTION     ", "SENDER", "RCPT", "SUBJECT", "SCORE",
+                   quarantine ? " STATUS" : "");
+    for (size_t i = 0; i < l->n_records; i++) {
+        if (o->json)
+            json_record(&b, l->records[i], quarantine);
+        else if (o->csv)
+            csv_record(&b, l->records[i]);
+        else
+            table_record(&b, l->records[i], quarantine);
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+    if (l->truncated)
+        fprintf(stderr, "bulwarkctl: more entries match than shown (--limit %u)\n",
+                o->q.limit ? o->q.limit : 100);
+    return 0;
+}
+
+static int run_query(ctl *c, const char *cmd, int argc, char **argv, bool quarantine)
+{
+    rec_opts o = {0};
+    parse_query(cmd, argc, argv, quarantine, &o);
+    packet req = BULWARK__PACKET__INIT;
+    req.body_case =
+        quarantine ? BULWARK__PACKET__BODY_QUARANTINE_LIST : BULWARK__PACKET__BODY_LOG_SEARCH;
+    if (quarantine)
+        req.quarantine_list = &o.q;
+    else
+        req.log_search = &o.q;
+    packet *p = request(c, &req, BULWARK__PACKET__BODY_RECORDS);
+    int rc = print_records(&o, p->records, quarantine);
+    zx_packet_free(&p);
+    ctl_close(c);
+    return rc;
+}
+
+/* Up to 20 lines (2000 bytes) of text from p, indented, control bytes as '.'. */
+static void print_preview(buf_t *b, const uint8_t *p, size_t n)
+{
+    size_t lines = 0, i = 0;
+    buf_puts(b, "    ");
+    for (; i < n && i < 2000 && lines < 20; i++) {
+        if (p[i] == '\r')
+            continue;
+        if (p[i] == '\n') {
+            lines++;
+            buf_puts(b, lines < 20 && i + 1 < n ? "\n    " : "\n");
+            continue;
+        }
+        char c = p[i] < 0x20 && p[i] != '\t' ? '.' : (char)p[i];
+        buf_append(b, &c, 1);
+    }
+    if (i < n)
+        buf_printf(b, "%s    (%zu more bytes: quarantine show --raw)\n",
+                   b->data[b->len - 1] == '\n' ? "" : "\n", n - i);
+    else if (b->data[b->len - 1] != '\n')
+        buf_puts(b, "\n");
+}
+
+/* The header block of a message as parsed, then the start of its body. */
+static void print_message(buf_t *b, const ProtobufCBinaryData *m)
+{
+    hdr_block *h = hdr_parse((const char *)m->data, m->len);
+    buf_puts(b, "headers:\n");
+    for (size_t i = 0; i < h->n; i++)
+        buf_printf(b, "    %s: %s\n", h->f[i].name, h->f[i].value);
+    if (h->body_off < m->len) {
+        buf_puts(b, "body (first lines):\n");
+        print_preview(b, m->data + h->body_off, m->len - h->body_off);
+    }
+    hdr_destroy(&h);
+}
+
+static void show_record(buf_t *b, const Bulwark__Record *r)
+{
+    char when[64], rel[64];
+    fmt_time(r->time_ms, when, sizeof when);
+    char *rcpt = rcpt_text(r, ", ");
+    buf_printf(b, "id:          %s\ntime:        %s\nstatus:      %s", r->id, when, r->status);
+    if (r->released_ms) {
+        fmt_time(r->released_ms, rel, sizeof rel);
+        buf_printf(b, " at %s by %s", rel, r->released_by);
+    }
+    buf_printf(b,
+               "\nclient:      %s (helo %s)\nsender:      %s\nrecipients:  %s\nsubject:     %s\n"
+               "message-id:  %s\nsize:        %llu bytes\nscore:       %.2f%s%s\nnode:        %s\n"
+               "symbols:\n",
+               *r->client_ip ? r->client_ip : "-", *r->helo ? r->helo : "-",
+               *r->sender ? r->sender : "<>", rcpt, r->subject, r->message_id,
+               (unsigned long long)r->size, r->score, *r->reason ? "  reason: " : "", r->reason,
+               r->node_id);
+    for (size_t i = 0; i < r->n_symbols; i++)
+        buf_printf(b, "    %-22s %8.2f  %s\n", r->symbols[i]->name, r->symbols[i]->score,
+                   r->symbols[i]->detail);
+    print_message(b, &r->message);
+    free(rcpt);
+}
+
+static int quarantine_show(ctl *c, int argc, char **argv)
+{
+    bool raw = false;
+    const char *id = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--raw") == 0)
+            raw = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            die_usage("quarantine show: unknown option '%s'", argv[i]);
+        else if (id)
+            die_usage("quarantine show: one ID only");
+        else
+            id = argv[i];
+    }
+    if (!id || !*id)
+        die_usage("quarantine show: ID missing");
+    Bulwark__QuarantineShow s = BULWARK__QUARANTINE_SHOW__INIT;
+    s.id = (char *)id;
+    packet req = BULWARK__PACKET__INIT;
+    req.body_case = BULWARK__PACKET__BODY_QUARANTINE_SHOW;
+    req.quarantine_show = &s;
+    packet *p = request(c, &req, BULWARK__PACKET__BODY_RECORDS);
+    if (p->records->n_records != 1)
+        die("master sent %zu records for one id", p->records->n_records);
+    const Bulwark__Record *r = p->records->records[0];
+    if (raw) {
+        fwrite(r->message.data, 1, r->message.len, stdout);
+    } else {
+        buf_t b = {0};
+        show_record(&b, r);
+        fwrite(b.data, 1, b.len, stdout);
+        buf_free(&b);
+    }
+    zx_packet_free(&p);
+    ctl_close(c);
+    return 0;
+}
+
+static int quarantine_op(ctl *c, int argc, char **argv, bool release)
+{
+    if (argc < 3)
+        die_usage("quarantine %s: ID missing", argv[1]);
+    for (int i = 2; i < argc; i++)
+        if (argv[i][0] == '-' || !argv[i][0])
+            die_usage("quarantine %s: unexpected option '%s'", argv[1], argv[i]);
+    char *author = author_name();
+    Bulwark__QuarantineOp op = BULWARK__QUARANTINE_OP__INIT;
+    op.ids = argv + 2;
+    op.n_ids = (size_t)(argc - 2);
+    op.author = author;
+    packet req = BULWARK__PACKET__INIT;
+    req.body_case = release ? BULWARK__PACKET__BODY_QUARANTINE_RELEASE
+                            : BULWARK__PACKET__BODY_QUARANTINE_DELETE;
+    if (release)
+        req.quarantine_release = &op;
+    else
+        req.quarantine_delete = &op;
+    packet *p = request(c, &req, BULWARK__PACKET__BODY_QUARANTINE_REPLY);
+    int failed = 0;
+    for (size_t i = 0; i < p->quarantine_reply->n_results; i++) {
+        const Bulwark__QuarantineOpResult *r = p->quarantine_reply->results[i];
+        printf("%s: %s%s\n", r->id, r->ok ? "" : "FAILED: ", r->text);
+        failed += !r->ok;
+    }
+    zx_packet_free(&p);
+    free(author);
+    ctl_close(c);
+    return failed ? 1 : 0;
+}
+
+static int cmd_quarantine(ctl *c, int argc, char **argv)
+{
+    const char *sub = argc > 1 ? argv[1] : "";
+    if (strcmp(sub, "list") == 0)
+        return run_query(c, "quarantine list", argc, argv, true);
+    if (strcmp(sub, "show") == 0)
+        return quarantine_show(c, argc, argv);
+    if (strcmp(sub, "release") == 0 || strcmp(sub, "delete") == 0)
+        return quarantine_op(c, argc, argv, sub[0] == 'r');
+    die_usage("quarantine: say list, show, release or delete");
+}
+
+static int cmd_log(ctl *c, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "search") != 0)
+        die_usage("log: say search");
+    return run_query(c, "log search", argc, argv, false);
+}
+
 /* ---- keygen ------------------------------------------------------------------------ */
 
 static int cmd_keygen(int argc, char **argv)
@@ -927,6 +1345,10 @@ int main(int argc, char **argv)
         rc = cmd_status(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "config") == 0)
         rc = cmd_config(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "quarantine") == 0)
+        rc = cmd_quarantine(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "log") == 0)
+        rc = cmd_log(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "keygen") == 0)
         rc = cmd_keygen(sub_argc, sub_argv);
     else if (strcmp(cmd, "version") == 0)

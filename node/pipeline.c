@@ -12,6 +12,7 @@
 #include "dict.h"
 #include "json.h"
 #include "log.h"
+#include "message.h"
 #include "util.h"
 
 #include <math.h>
@@ -21,7 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const check_def *const registry[] = {&check_size, &check_headers, &check_gtube};
+static const check_def *const registry[] = {&check_size, &check_headers, &check_gtube,
+                                            &check_attachments};
 #define NCHECKS (sizeof registry / sizeof registry[0])
 
 typedef struct {
@@ -50,6 +52,7 @@ struct scan_task {
     const uint8_t *raw;
     size_t len;
     hdr_block *hdrs;
+    msg_model *msg;
     time_t now;
     Bulwark__ScanResult result;
     Bulwark__Symbol *symv[MAX_SYMBOLS];
@@ -161,10 +164,18 @@ void scan_task_destroy(scan_task **tp)
     if (!t)
         return;
     hdr_destroy(&t->hdrs);
+    msg_destroy(&t->msg);
     arena_destroy(&t->a);
     pipeline_release(&t->pl);
     free(t);
     *tp = NULL;
+}
+
+const msg_model *task_message(scan_task *t)
+{
+    if (!t->msg)
+        t->msg = msg_parse(t->raw, t->len);
+    return t->msg;
 }
 
 const hdr_block *task_headers(scan_task *t)
@@ -280,7 +291,10 @@ static void apply_policy(scan_task *t)
     } else if (total >= p->tag) {
         a = BULWARK__ACTION__ACTION_TAG;
     }
-    if (t->forced_reason && action_severity(t->forced) >= action_severity(a)) {
+    /* A check's configured action is the administrator's policy for what it found:
+     * it replaces the action of the score (GTUBE with action quarantine is
+     * quarantined even though its weight alone reaches reject). */
+    if (t->forced_reason) {
         a = t->forced;
         reason = t->forced_reason;
     }

@@ -11,6 +11,7 @@
 
 #include "bulwark.pb-c.h"
 #include "hdr.h"
+#include "message.h"
 #include "params.h"
 
 #include <stdbool.h>
@@ -66,6 +67,8 @@ void task_symbol_scaled(scan_task *t, const char *name, double factor, const cha
 /* Sets an action whatever the score; the most severe forced action wins. */
 void task_force(scan_task *t, Bulwark__Action a, const char *reason);
 const hdr_block *task_headers(scan_task *t);
+/* The MIME model (GMime), parsed on first use. */
+const msg_model *task_message(scan_task *t);
 const uint8_t *task_raw(const scan_task *t, size_t *len);
 const Bulwark__Envelope *task_envelope(const scan_task *t);
 time_t task_time(const scan_task *t);

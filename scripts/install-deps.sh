@@ -9,6 +9,7 @@ PKGS=(
   # libraries the code links
   libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
   libmariadb-dev libsystemd-dev libmilter-dev libzstd-dev libcurl4-openssl-dev
+  libgmime-3.0-dev
   # servers the tests and quickstart start on loopback
   mariadb-server mariadb-client postfix
   # test tools

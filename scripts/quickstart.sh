@@ -7,9 +7,12 @@
 #
 # Everything lives under one state directory ($BULWARK_STATE, default ./state):
 # keys/, etc/ (config files), mysql/ (MariaDB datadir), run/ (sockets, pid files),
-# log/. Processes: a private MariaDB (Unix socket only), bulwark-master (ports
-# 7400-7403 on 127.0.0.1, CURVE on) and two bulwark-node scanners. Run twice, it
-# reuses what exists and starts only what is not running. Debian 12, as root.
+# log/, postfix/ (the gateway MTA), sink/ (a Maildir: the "protected mail server").
+# Processes, all on 127.0.0.1: a private MariaDB (Unix socket only), bulwark-master
+# (ports 7400-7403, CURVE on), two bulwark-node scanners, bulwark-milter (7410), a
+# Postfix gateway listening on 2525 that hands every message to the milter and
+# relays what it accepts to the sink on 2526. Run twice, it reuses what exists and
+# starts only what is not running. Debian 12, as root.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +20,9 @@ STATE=${BULWARK_STATE:-$REPO/state}
 BUILD=${BULWARK_BUILD:-$REPO/build}
 BASE_PORT=${BULWARK_PORT:-7400}
 CTL=$BUILD/node/bulwarkctl
+SMTP_PORT=${BULWARK_SMTP_PORT:-2525}
+SINK_PORT=${BULWARK_SINK_PORT:-2526}
+MILTER_PORT=$((BASE_PORT + 10))
 CMD=${1:-start}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -42,17 +48,24 @@ stop_one() {
 }
 
 cmd_stop() {
-    for n in node2 node1 master mariadb; do stop_one "$n"; done
+    "$REPO/scripts/postfix-instance.sh" stop "$STATE/postfix" >/dev/null 2>&1 || true
+    echo "stopped postfix"
+    for n in sink milter node2 node1 master mariadb; do stop_one "$n"; done
 }
 
 cmd_status() {
-    for n in mariadb master node1 node2; do
+    for n in mariadb master node1 node2 milter sink; do
         if running "$n"; then
             printf '%-8s running (pid %s)\n' "$n" "$(cat "$(pidfile "$n")")"
         else
             printf '%-8s stopped\n' "$n"
         fi
     done
+    if "$REPO/scripts/postfix-instance.sh" status "$STATE/postfix" >/dev/null 2>&1; then
+        printf '%-8s running (127.0.0.1:%s)\n' postfix "$SMTP_PORT"
+    else
+        printf '%-8s stopped\n' postfix
+    fi
     if running master; then
         echo
         ctl --timeout 3 status || true
@@ -89,12 +102,13 @@ start_mariadb() {
 
 write_config() {
     local k
-    for k in master ctl node1 node2; do
+    for k in master ctl milter node1 node2; do
         [[ -f $STATE/keys/$k.key ]] || "$CTL" keygen --dir "$STATE/keys" "$k" >/dev/null
     done
     {
         echo "# NAME PUBLICKEY ROLES: keys the master accepts (SIGHUP re-reads)"
         echo "ctl $(sed -n 's/^public = //p' "$STATE/keys/ctl.pub") admin"
+        echo "milter $(sed -n 's/^public = //p' "$STATE/keys/milter.pub") client"
         for k in node1 node2; do
             echo "$k $(sed -n 's/^public = //p' "$STATE/keys/$k.pub") node"
         done
@@ -124,6 +138,13 @@ curve_server_key = $STATE/keys/master.pub
 workers = 2
 EOF
     done
+    cat >"$STATE/etc/milter.conf" <<EOF
+# bulwark-milter (reference: docs/config.md)
+milter_socket = inet:127.0.0.1:$MILTER_PORT
+master_endpoint = $ep:$BASE_PORT
+curve_secret_key = $STATE/keys/milter.key
+curve_server_key = $STATE/keys/master.pub
+EOF
     cat >"$STATE/etc/bulwarkctl.conf" <<EOF
 # bulwarkctl (reference: docs/config.md)
 master_endpoint = $ep:$BASE_PORT
@@ -131,39 +152,6 @@ curve_secret_key = $STATE/keys/ctl.key
 curve_server_key = $STATE/keys/master.pub
 timeout = 20s
 EOF
-}
-
-write_samples() {
-    local d=$STATE/samples date
-    mkdir -p "$d"
-    date=$(date -R)
-    cat >"$d/1-clean.eml" <<EOF
-From: Alice Example <alice@example.com>
-To: bob@example.org
-Subject: Lunch on Thursday?
-Date: $date
-Message-ID: <quickstart-1@example.com>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Hi Bob, are we still on for lunch on Thursday? Alice
-EOF
-    cat >"$d/2-gtube-spam.eml" <<EOF
-From: Winner <prize@example.net>
-To: bob@example.org
-Subject: You have won
-Date: $date
-Message-ID: <quickstart-2@example.net>
-
-XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X
-EOF
-    cat >"$d/3-no-headers.eml" <<EOF
-Subject: hello
-
-A message without From, Date or Message-ID.
-EOF
-    printf 'To: bob@example.org\nthis line is not a header field\nand no empty line ends the header\n' \
-        >"$d/4-broken-header.eml"
 }
 
 cmd_start() {
@@ -188,26 +176,31 @@ cmd_start() {
         [[ $(ctl --timeout 1 status --json 2>/dev/null | grep -o '"node":' | wc -l) -ge 2 ]] && break
         sleep 0.2
     done
+    running milter || spawn milter "$BUILD/node/bulwark-milter" -c "$STATE/etc/milter.conf"
+    say "starting the sink (the protected mail server) and the Postfix gateway"
+    mkdir -p "$STATE/sink"
+    running sink || spawn sink /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SINK_PORT" \
+        -c aiosmtpd.handlers.Mailbox "$STATE/sink"
+    "$REPO/scripts/postfix-instance.sh" start "$STATE/postfix" "$SMTP_PORT" "$SINK_PORT" \
+        "inet:127.0.0.1:$MILTER_PORT" >/dev/null
+    # The demo policy: tag with a Subject prefix, quarantine what is over 100 KB.
+    ctl config set --comment "quick start policy" "policy.subject_prefix=[SPAM] " \
+        check.size.max_bytes=100k check.size.action=quarantine >/dev/null
     ctl status
-    write_samples
-    say "scanning sample mail through the cluster"
-    local out
-    out=$(ctl scan --json "$STATE/samples")
-    printf '\n%-22s %-11s %7s  %-8s %s\n' "message" "action" "score" "node" "symbols"
-    /usr/bin/python3 - "$out" <<'PY'
-import json, os, sys
-for r in sorted((json.loads(l) for l in sys.argv[1].splitlines()), key=lambda r: r["file"]):
-    syms = ", ".join("%s(%g)" % (s["name"], s["score"]) for s in r["symbols"]) or "-"
-    print("%-22s %-11s %7.2f  %-8s %s" % (os.path.basename(r["file"]), r["action"], r["score"],
-                                          r.get("node", ""), syms))
-PY
+    say "sending sample mail to the gateway (127.0.0.1:$SMTP_PORT) with swaks"
+    mkdir -p "$STATE/samples"
+    /usr/bin/python3 "$REPO/scripts/quickstart_samples.py" "$STATE" "$SMTP_PORT" "$CTL"
     cat <<EOF
 
-The cluster is running (state in $STATE, logs in $STATE/log).
+The cluster is running (state in $STATE, logs in $STATE/log and $STATE/postfix/maillog).
+Send mail to it:  swaks --server 127.0.0.1:$SMTP_PORT --to bob@example.org
+Delivered mail:   $STATE/sink (a Maildir)
+Look around:
   $CTL -c $STATE/etc/bulwarkctl.conf status
-  $CTL -c $STATE/etc/bulwarkctl.conf scan --json FILE...
-  $CTL -c $STATE/etc/bulwarkctl.conf config set policy.tag_score=4
+  $CTL -c $STATE/etc/bulwarkctl.conf quarantine list
+  $CTL -c $STATE/etc/bulwarkctl.conf log search --since 1h
   $CTL -c $STATE/etc/bulwarkctl.conf config history
+  $CTL -c $STATE/etc/bulwarkctl.conf scan --local --json FILE...
   $0 status | stop
 EOF
 }

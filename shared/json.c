@@ -1,11 +1,15 @@
 /* json.c - JSON string escaping with UTF-8 validation, and number formatting.
  *
  * Strings are validated as UTF-8 (RFC 3629: no overlongs, no surrogates, max
- * U+10FFFF); each invalid byte becomes U+FFFD. Control characters are escaped. */
+ * U+10FFFF); each invalid byte becomes U+FFFD. Control characters are escaped.
+ * The only reader is for the message log's symbol list: a small recursive-descent
+ * parser of one fixed shape (an array of flat objects), strict about everything
+ * else, so a damaged row reads as an error rather than as wrong symbols. */
 #include "json.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -104,4 +108,241 @@ void json_num(buf_t *b, double d)
     char tmp[64];
     snprintf(tmp, sizeof tmp, "%.6g", d);
     buf_puts(b, tmp);
+}
+
+/* ---- the symbol list: writing and reading back ------------------------------------ */
+
+void json_symbols_write(buf_t *b, const json_symbol *s, size_t n)
+{
+    buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        json_cstr(b, s[i].name);
+        buf_puts(b, ",\"score\":");
+        json_num(b, s[i].score);
+        buf_puts(b, ",\"detail\":");
+        json_cstr(b, s[i].detail);
+        buf_puts(b, "}");
+    }
+    buf_puts(b, "]");
+}
+
+typedef struct {
+    const char *p, *e;
+} jcur;
+
+static void skip_ws(jcur *c)
+{
+    while (c->p < c->e && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static bool eat(jcur *c, char ch)
+{
+    skip_ws(c);
+    if (c->p < c->e && *c->p == ch) {
+        c->p++;
+        return true;
+    }
+    return false;
+}
+
+static bool hex4(jcur *c, unsigned *out)
+{
+    if (c->e - c->p < 4)
+        return false;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char h = c->p[i];
+        int d = h >= '0' && h <= '9'   ? h - '0'
+                : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return false;
+        v = v << 4 | (unsigned)d;
+    }
+    c->p += 4;
+    *out = v;
+    return true;
+}
+
+static void put_utf8(buf_t *b, unsigned cp)
+{
+    char o[4];
+    size_t n;
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        o[0] = (char)(0xc0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | cp >> 12);
+        o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        o[0] = (char)(0xf0 | cp >> 18);
+        o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+        o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+        o[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    buf_append(b, o, n);
+}
+
+/* \uXXXX, with a following \uXXXX when it is a high surrogate; lone surrogates
+ * become U+FFFD (the writer never produces them). */
+static bool unicode_escape(jcur *c, buf_t *b)
+{
+    unsigned cp;
+    if (!hex4(c, &cp))
+        return false;
+    if (cp >= 0xd800 && cp <= 0xdbff && c->e - c->p >= 6 && c->p[0] == '\\' && c->p[1] == 'u') {
+        jcur save = *c;
+        unsigned lo;
+        c->p += 2;
+        if (hex4(c, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
+            put_utf8(b, 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00));
+            return true;
+        }
+        *c = save;
+    }
+    put_utf8(b, cp >= 0xd800 && cp <= 0xdfff ? 0xfffd : cp);
+    return true;
+}
+
+/* A JSON string; *out is NUL-terminated (an escaped NUL ends it early). */
+static bool read_string(jcur *c, char **out)
+{
+    if (!eat(c, '"'))
+        return false;
+    buf_t b = {0};
+    buf_puts(&b, "");
+    while (c->p < c->e && *c->p != '"') {
+        unsigned char ch = (unsigned char)*c->p++;
+        if (ch < 0x20)
+            goto bad;
+        if (ch != '\\') {
+            buf_append(&b, &ch, 1);
+            continue;
+        }
+        if (c->p >= c->e)
+            goto bad;
+        char esc = *c->p++;
+        const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+        const char *k = esc ? strchr(from, esc) : NULL;
+        if (k)
+            buf_append(&b, to + (k - from), 1);
+        else if (esc != 'u' || !unicode_escape(c, &b))
+            goto bad;
+    }
+    if (c->p >= c->e)
+        goto bad;
+    c->p++;
+    *out = b.data;
+    return true;
+bad:
+    buf_free(&b);
+    return false;
+}
+
+static bool read_number(jcur *c, double *out)
+{
+    skip_ws(c);
+    char tmp[64];
+    size_t n = 0;
+    while (c->p < c->e && n < sizeof tmp - 1 && strchr("+-0123456789.eE", *c->p) && *c->p)
+        tmp[n++] = *c->p++;
+    tmp[n] = '\0';
+    char *end;
+    double d = n ? strtod(tmp, &end) : 0;
+    if (!n || *end || !isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+static bool read_symbol(jcur *c, json_symbol *s)
+{
+    if (!eat(c, '{'))
+        return false;
+    if (eat(c, '}'))
+        return true;
+    do {
+        char *key = NULL;
+        if (!read_string(c, &key) || !eat(c, ':')) {
+            free(key);
+            return false;
+        }
+        bool ok;
+        skip_ws(c);
+        if (strcmp(key, "score") == 0) {
+            ok = read_number(c, &s->score);
+        } else if (strcmp(key, "name") == 0 || strcmp(key, "detail") == 0) {
+            char **dst = key[0] == 'n' ? &s->name : &s->detail;
+            free(*dst);
+            *dst = NULL;
+            ok = read_string(c, dst);
+        } else if (c->p < c->e && *c->p == '"') {
+            char *skip = NULL;
+            ok = read_string(c, &skip);
+            free(skip);
+        } else {
+            double skip;
+            ok = read_number(c, &skip);
+        }
+        free(key);
+        if (!ok)
+            return false;
+    } while (eat(c, ','));
+    return eat(c, '}');
+}
+
+bool json_symbols_parse(const char *text, size_t len, json_symbol **out, size_t *n)
+{
+    jcur c = {text, text + len};
+    size_t cap = 8, k = 0;
+    json_symbol *v = xcalloc(cap, sizeof *v);
+    bool ok = eat(&c, '[');
+    if (ok && !eat(&c, ']')) {
+        do {
+            if (k == cap) {
+                v = xrealloc(v, (cap *= 2) * sizeof *v);
+                memset(v + k, 0, (cap - k) * sizeof *v);
+            }
+            ok = read_symbol(&c, &v[k]);
+            k++;
+        } while (ok && eat(&c, ','));
+        ok = ok && eat(&c, ']');
+    }
+    skip_ws(&c);
+    ok = ok && c.p == c.e;
+    for (size_t i = 0; ok && i < k; i++) {
+        if (!v[i].name)
+            v[i].name = xstrdup("");
+        if (!v[i].detail)
+            v[i].detail = xstrdup("");
+    }
+    if (!ok) {
+        json_symbols_free(&v, k);
+        k = 0;
+    }
+    *out = v;
+    *n = k;
+    return ok;
+}
+
+void json_symbols_free(json_symbol **s, size_t n)
+{
+    if (!*s)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free((*s)[i].name);
+        free((*s)[i].detail);
+    }
+    free(*s);
+    *s = NULL;
 }

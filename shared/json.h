@@ -1,4 +1,5 @@
-/* json.h - writing JSON text (output only: bulwarkctl --json, logs, reports). */
+/* json.h - writing JSON text (bulwarkctl --json, logs, reports), and reading back
+ * the one JSON shape Bulwark stores: the symbol list of a message log row. */
 #ifndef BW_JSON_H
 #define BW_JSON_H
 
@@ -13,5 +14,19 @@ void json_cstr(buf_t *b, const char *s);
 void utf8_scrub(char *s);
 /* Appends a finite number (NaN/inf become 0) with up to 6 significant decimals. */
 void json_num(buf_t *b, double d);
+
+/* A symbol as stored in the message log: {"name":..,"score":..,"detail":..}. */
+typedef struct {
+    char *name, *detail;
+    double score;
+} json_symbol;
+
+/* Appends the symbols as a JSON array of objects. */
+void json_symbols_write(buf_t *b, const json_symbol *s, size_t n);
+/* Parses such an array (any whitespace, keys in any order, a missing key reads as
+ * empty or 0, unknown keys with string or number values are skipped). False for
+ * anything else. *out (owned, free with json_symbols_free) holds *n symbols. */
+bool json_symbols_parse(const char *text, size_t len, json_symbol **out, size_t *n);
+void json_symbols_free(json_symbol **s, size_t n);
 
 #endif

@@ -65,6 +65,9 @@ static const param_def master_defs[] = {
      "Largest frame accepted on any socket; a peer sending more is disconnected."},
     {"shutdown_grace", P_DURATION, "10s", 0, 600000, NULL,
      "On SIGTERM, how long to wait for in-flight jobs before answering them tempfail."},
+    {"maintenance_interval", P_DURATION, "1h", 1000, 604800000, NULL,
+     "How often the master deletes message log and quarantine rows older than "
+     "log.retention_days and quarantine.retention_days."},
     {"io_threads", P_INT, "1", 1, 64, NULL, "ZeroMQ I/O threads (CURVE encryption runs in them)."},
     {"user", P_STR, "", NOB,
      "Started as root: switch to this user once sockets are bound and keys read."},
@@ -127,7 +130,7 @@ static const param_def cluster_defs[] = {
     {"check.size.max_bytes", P_SIZE, "50m", 1024, 4294967295.0, NULL,
      "Messages larger than this get MSG_TOO_BIG and the action check.size.action."},
     {"check.size.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
-     "What an over-size message gets, whatever its score."},
+     "What an over-size message gets; it replaces the action the score would give."},
     {"check.headers.enabled", P_BOOL, "yes", NOB, "Run the header sanity check."},
     {"check.headers.max_future", P_DURATION, "1d", 0, 315360000000.0, NULL,
      "A Date more than this ahead of the scan time gets DATE_IN_FUTURE."},
@@ -135,14 +138,24 @@ static const param_def cluster_defs[] = {
      "A Date more than this before the scan time gets DATE_IN_PAST."},
     {"check.gtube.enabled", P_BOOL, "yes", NOB, "Recognise the GTUBE test string."},
     {"check.gtube.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
-     "What a message with GTUBE gets, whatever its score."},
+     "What a message with GTUBE gets; it replaces the action the score would give."},
+    {"check.attachments.enabled", P_BOOL, "yes", NOB, "Run the attachment policy check."},
+    {"check.attachments.block", P_STR,
+     "exe,scr,pif,com,bat,cmd,cpl,msi,msp,jar,js,jse,vbs,vbe,wsf,wsh,hta,ps1,psm1,reg,lnk,scf,"
+     "iso,img,vhd,vhdx,application,gadget",
+     NOB, "File name extensions refused in attachments, comma-separated (case does not matter)."},
+    {"check.attachments.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
+     "What a message with a blocked attachment gets; it replaces the action the score would "
+     "give."},
     {"quarantine.retention_days", P_INT, "30", 1, 3650, NULL,
-     "Quarantined messages older than this are deleted (the master checks hourly)."},
+     "Quarantined messages older than this are deleted (checked every maintenance_interval, "
+     "default hourly)."},
     {"quarantine.release_relay", P_STR, "smtp://127.0.0.1:25", NOB,
      "Where `bulwarkctl quarantine release` delivers a message: the protected mail server, "
      "as smtp://HOST:PORT."},
     {"log.retention_days", P_INT, "90", 1, 3650, NULL,
-     "Message log rows older than this are deleted (the master checks hourly)."},
+     "Message log rows older than this are deleted (checked every maintenance_interval, default "
+     "hourly)."},
 };
 
 static const param_def milter_defs[] = {

@@ -7,5 +7,6 @@
 extern const check_def check_size;
 extern const check_def check_headers;
 extern const check_def check_gtube;
+extern const check_def check_attachments;
 
 #endif

@@ -9,9 +9,11 @@ import subprocess
 
 import pytest
 
-from bulwark_harness import CTL, MASTER, NODE, REPO
+from bulwark_harness import BUILD, CTL, MASTER, NODE, REPO
 
-UNITS = {"bulwark-master.service": MASTER, "bulwark-node.service": NODE}
+MILTER = BUILD / "node" / "bulwark-milter"
+UNITS = {"bulwark-master.service": MASTER, "bulwark-node.service": NODE,
+         "bulwark-milter.service": MILTER}
 
 
 def config_doc():
@@ -47,6 +49,27 @@ def test_units_match_daemon_behaviour():
         assert stop and int(stop.group(1)) * 1000 > _default_ms(doc, daemon, "shutdown_grace"), unit
     master = (REPO / "deploy" / "systemd" / "bulwark-master.service").read_text()
     assert "ExecReload=/bin/kill -HUP $MAINPID" in master
+
+
+def test_milter_unit_and_postfix_fragment_agree():
+    """The milter's unit outlives a scan; Postfix waits longer than the milter scans."""
+    doc = config_doc()
+    scan_ms = _default_ms(doc, "bulwark-milter", "scan_timeout")
+    text = (REPO / "deploy" / "systemd" / "bulwark-milter.service").read_text()
+    assert re.search(r"^Type=notify$", text, re.M)
+    assert re.search(r"^WatchdogSec=\d+s$", text, re.M)
+    assert re.search(r"^ExecStart=\S*/bulwark-milter -c /etc/bulwark/milter\.conf$", text, re.M)
+    stop = re.search(r"^TimeoutStopSec=(\d+)s$", text, re.M)
+    assert stop and int(stop.group(1)) * 1000 > scan_ms
+    frag = (REPO / "deploy" / "postfix" / "main.cf.fragment").read_text()
+    conf = dict(l.split("=", 1) for l in frag.splitlines() if l.strip() and not l.startswith("#"))
+    conf = {k.strip(): v.strip() for k, v in conf.items()}
+    assert conf["milter_default_action"] == "tempfail"
+    assert conf["non_smtpd_milters"] == ""
+    assert conf["smtpd_milters"] == "inet:127.0.0.1:7410"
+    assert int(conf["milter_content_timeout"].rstrip("s")) * 1000 > scan_ms
+    for m in ("i", "{auth_authen}", "{tls_version}", "{cipher}"):
+        assert m in conf["milter_mail_macros"].split(), m
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")

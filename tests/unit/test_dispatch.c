@@ -9,7 +9,9 @@
  * result is dropped and counted); without credit a job waits in the queue; a node
  * that stops heartbeating is removed and its job re-dispatched; attempt timeouts;
  * deadlines answered tempfail; Bye with handback (not an attempt); max_attempts;
- * queue_max; duplicate submits; dispatch_fail_all and dispatch_stop_accepting. */
+ * queue_max; duplicate submits; dispatch_fail_all and dispatch_stop_accepting;
+ * the recorder hook (a record job's first result goes to the hook with the job
+ * frame, exactly once; other jobs, and record jobs without a hook, as before). */
 #include "dispatch.h"
 #include "log.h"
 #include "util.h"
@@ -141,10 +143,11 @@ static void send_pkt(void *sock, const packet *p)
     assert_int_equal(zx_send_packet(sock, p, 0), 0);
 }
 
-static void submit(fx *f, void *client, const char *job_id, uint64_t deadline_ms)
+static void submit_rec(fx *f, void *client, const char *job_id, uint64_t deadline_ms, bool record)
 {
     Bulwark__ScanJob j = BULWARK__SCAN_JOB__INIT;
     j.job_id = (char *)job_id;
+    j.record = record;
     j.message.data = (uint8_t *)"Subject: hi\r\n\r\nbody\r\n";
     j.message.len = 21;
     j.deadline_ms = deadline_ms;
@@ -153,6 +156,11 @@ static void submit(fx *f, void *client, const char *job_id, uint64_t deadline_ms
     p.job = &j;
     send_pkt(client, &p);
     route_client(f);
+}
+
+static void submit(fx *f, void *client, const char *job_id, uint64_t deadline_ms)
+{
+    submit_rec(f, client, job_id, deadline_ms, false);
 }
 
 static void submit_job(fx *f, const char *job_id)
@@ -778,6 +786,106 @@ static void test_stop_accepting(void **state)
     expect_answer(f->client, "s1", BULWARK__ACTION__ACTION_REJECT, "node-a", NULL);
 }
 
+/* ---- the recorder hook ------------------------------------------------------------------- */
+
+typedef struct {
+    int calls;
+    char job_id[64];
+    char client[64];
+    packet *job, *result; /* decoded from the frames the hook was given */
+} hook_seen;
+
+static void hook(void *arg, const void *client, size_t client_len, zmq_msg_t *job_frame,
+                 zmq_msg_t *result_frame, const char *job_id)
+{
+    hook_seen *h = arg;
+    h->calls++;
+    snprintf(h->job_id, sizeof h->job_id, "%s", job_id);
+    snprintf(h->client, sizeof h->client, "%.*s", (int)client_len, (const char *)client);
+    zx_packet_free(&h->job);
+    zx_packet_free(&h->result);
+    h->job = zx_decode(zmq_msg_data(job_frame), zmq_msg_size(job_frame));
+    h->result = zx_decode(zmq_msg_data(result_frame), zmq_msg_size(result_frame));
+    zmq_msg_close(job_frame); /* the hook owns both frames */
+    zmq_msg_close(result_frame);
+}
+
+static void hook_clear(hook_seen *h)
+{
+    zx_packet_free(&h->job);
+    zx_packet_free(&h->result);
+}
+
+static void test_record_job_goes_to_hook_once(void **state)
+{
+    fx *f = *state;
+    hook_seen h = {0};
+    start(f, NULL);
+    dispatch_set_recorder(f->d, hook, &h);
+    hello(f, f->wa, "node-a", 2, 2);
+    submit_rec(f, f->client, "r1", now_ms() + 60000, true);
+    expect_job(f->wa, "r1");
+    result(f, f->wa, "r1", "node-a");
+    /* The client hears nothing from the dispatcher: the hook answers after recording. */
+    expect_nothing(f->client, 100);
+    assert_int_equal(h.calls, 1);
+    assert_string_equal(h.job_id, "r1");
+    assert_string_equal(h.client, "client");
+    assert_non_null(h.job);
+    assert_int_equal(h.job->body_case, BULWARK__PACKET__BODY_JOB);
+    assert_string_equal(h.job->job->job_id, "r1");
+    assert_true(h.job->job->record);
+    assert_memory_equal(h.job->job->message.data, "Subject: hi\r\n\r\nbody\r\n", 21);
+    assert_non_null(h.result);
+    assert_int_equal(h.result->result->action, BULWARK__ACTION__ACTION_REJECT);
+    assert_int_equal(dispatch_open_jobs(f->d), 0);
+    const dispatch_stats *st = dispatch_get_stats(f->d);
+    assert_int_equal(st->answered, 1);
+    assert_int_equal(st->to_recorder, 1);
+
+    /* A second result for the same job finds no job: not recorded twice. */
+    result(f, f->wa, "r1", "node-a");
+    expect_nothing(f->client, 50);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(st->dropped_results, 1);
+
+    /* A job without `record` is answered directly, the hook never sees it. */
+    submit_job(f, "plain");
+    expect_job(f->wa, "plain");
+    result(f, f->wa, "plain", "node-a");
+    expect_answer(f->client, "plain", BULWARK__ACTION__ACTION_REJECT, "node-a", NULL);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(st->to_recorder, 1);
+    hook_clear(&h);
+}
+
+static void test_record_job_tempfail_and_no_hook(void **state)
+{
+    fx *f = *state;
+    hook_seen h = {0};
+    start(f, NULL);
+    /* Without a recorder a record job is answered like any other. */
+    hello(f, f->wa, "node-a", 1, 1);
+    submit_rec(f, f->client, "r2", now_ms() + 60000, true);
+    expect_job(f->wa, "r2");
+    result(f, f->wa, "r2", "node-a");
+    expect_answer(f->client, "r2", BULWARK__ACTION__ACTION_REJECT, "node-a", NULL);
+
+    /* A tempfail the master makes itself (deadline) is not a verdict: no hook. */
+    dispatch_set_recorder(f->d, hook, &h);
+    submit_rec(f, f->client, "r3", now_ms() + 200, true);
+    expect_job(f->wa, "r3");
+    usleep(300000);
+    dispatch_tick(f->d);
+    expect_answer(f->client, "r3", BULWARK__ACTION__ACTION_TEMPFAIL, "master-test",
+                  "scan deadline expired");
+    assert_int_equal(h.calls, 0);
+    /* The node's late result is dropped, not recorded. */
+    result(f, f->wa, "r3", "node-a");
+    assert_int_equal(h.calls, 0);
+    hook_clear(&h);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -801,6 +909,8 @@ int main(void)
         T(test_fail_all),
         T(test_protocol_mismatch_refused),
         T(test_stop_accepting),
+        T(test_record_job_goes_to_hook_once),
+        T(test_record_job_tempfail_and_no_hook),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -183,6 +183,101 @@ static void test_utf8_scrub(void **state)
     assert_string_equal(bad, "a?b?(c??d???e??z?");
 }
 
+/* ---- the stored symbol list ---- */
+
+static json_symbol *parse_ok(const char *text, size_t *n)
+{
+    json_symbol *v = NULL;
+    if (!json_symbols_parse(text, strlen(text), &v, n))
+        fail_msg("refused: %s", text);
+    return v;
+}
+
+static void test_symbols_round_trip(void **state)
+{
+    json_symbol in[] = {
+        {"GTUBE", "GTUBE test string in body", 12},
+        {"ODD", "quote \" back\\slash\n\x01 gr\xc3\xbc\xc3\x9f \xf0\x9f\x98\x80", -0.5},
+        {"", "", 0}};
+    buf_t b = {0};
+    json_symbols_write(&b, in, 3);
+    size_t n;
+    json_symbol *out = parse_ok(b.data, &n);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(out[i].name, in[i].name);
+        assert_string_equal(out[i].detail, in[i].detail);
+        assert_true(out[i].score == in[i].score);
+    }
+    json_symbols_free(&out, n);
+    assert_null(out);
+    buf_free(&b);
+    buf_puts(&b, "");
+    json_symbols_write(&b, NULL, 0);
+    assert_string_equal(b.data, "[]");
+    out = parse_ok(b.data, &n);
+    assert_int_equal(n, 0);
+    json_symbols_free(&out, n);
+    buf_free(&b);
+}
+
+static void test_symbols_lenient_shape(void **state)
+{
+    size_t n;
+    json_symbol *v = parse_ok(" [ {\"score\" : 1e1 , \"extra\": \"x\", \"n\": 3,"
+                              " \"name\":\"A\\u00e9\\ud83d\\ude00\\/\"} ,{}]\n",
+                              &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].name, "A\xc3\xa9\xf0\x9f\x98\x80/");
+    assert_string_equal(v[0].detail, "");
+    assert_true(v[0].score == 10);
+    assert_string_equal(v[1].name, "");
+    json_symbols_free(&v, n);
+    v = parse_ok("[{\"name\":\"lone \\ud800 surrogate\"}]", &n);
+    assert_string_equal(v[0].name, "lone \xef\xbf\xbd surrogate");
+    json_symbols_free(&v, n);
+}
+
+static void test_symbols_refused(void **state)
+{
+    const char *bad[] = {"",
+                         "[",
+                         "]",
+                         "{}",
+                         "[{]",
+                         "[{}",
+                         "[{},]",
+                         "[,{}]",
+                         "[{}] x",
+                         "[{\"name\":1}]",
+                         "[{\"score\":\"1\"}]",
+                         "[{\"score\":}]",
+                         "[{\"score\":1e999}]",
+                         "[{\"score\":nan}]",
+                         "[{\"name\":\"a}]",
+                         "[{\"name\":\"\\q\"}]",
+                         "[{\"name\":\"\\u12\"}]",
+                         "[{\"name\":\"tab\there\"}]",
+                         "[{\"name\" \"a\"}]",
+                         "[{\"extra\":[1]}]",
+                         "[{\"extra\":true}]",
+                         "[{name:\"a\"}]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_symbol *v = (json_symbol *)1;
+        size_t n = 9;
+        if (json_symbols_parse(bad[i], strlen(bad[i]), &v, &n))
+            fail_msg("accepted: %s", bad[i]);
+        assert_null(v);
+        assert_int_equal(n, 0);
+    }
+    /* The length is the end, not a NUL. */
+    json_symbol *v;
+    size_t n;
+    assert_false(json_symbols_parse("[{}]", 3, &v, &n));
+    assert_true(json_symbols_parse("[{}]xyz", 4, &v, &n));
+    json_symbols_free(&v, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +292,9 @@ int main(void)
         cmocka_unit_test(test_cstr_and_append),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_utf8_scrub),
+        cmocka_unit_test(test_symbols_round_trip),
+        cmocka_unit_test(test_symbols_lenient_shape),
+        cmocka_unit_test(test_symbols_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -516,7 +516,8 @@ static void test_forced_actions_combine(void **state)
     assert_string_equal(scan_result(t)->reason, "first");
     scan_task_destroy(&t);
 
-    /* A forced action below what the score reached does not lower it. */
+    /* A forced action replaces the one the score reached, even a more severe one:
+     * the check's configured action is the policy for what it found. */
     t = scan_task_new(p, "j", NULL, (const uint8_t *)m, strlen(m));
     task_symbol_scaled(t, "MISSING_FROM", 10.0, "scaled %d", 10); /* 2.0 x 10 = 20 */
     task_force(t, BULWARK__ACTION__ACTION_TAG, "tagged");
@@ -524,8 +525,15 @@ static void test_forced_actions_combine(void **state)
     const Bulwark__ScanResult *r = scan_result(t);
     assert_dbl(sym(r, "MISSING_FROM")->score, 20);
     assert_string_equal(sym(r, "MISSING_FROM")->detail, "scaled 10");
-    assert_int_equal(r->action, BULWARK__ACTION__ACTION_REJECT);
-    assert_string_equal(r->reason, "message rejected as spam");
+    assert_int_equal(r->action, BULWARK__ACTION__ACTION_TAG);
+    assert_string_equal(r->reason, "tagged");
+    scan_task_destroy(&t);
+    /* Without a forced action the score decides. */
+    t = scan_task_new(p, "j", NULL, (const uint8_t *)m, strlen(m));
+    task_symbol_scaled(t, "MISSING_FROM", 10.0, "scaled %d", 10);
+    scan_run(t);
+    assert_int_equal(scan_result(t)->action, BULWARK__ACTION__ACTION_REJECT);
+    assert_string_equal(scan_result(t)->reason, "message rejected as spam");
     scan_task_destroy(&t);
 
     /* A forced tempfail is above tag. */
@@ -672,10 +680,11 @@ static void test_registry_and_actions(void **state)
 {
     size_t n;
     const check_def *const *c = pipeline_checks(&n);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
     assert_string_equal(c[0]->name, "size");
     assert_string_equal(c[1]->name, "headers");
     assert_string_equal(c[2]->name, "gtube");
+    assert_string_equal(c[3]->name, "attachments");
     /* Every check has an enabled switch in the cluster table, every symbol is
      * UPPER_SNAKE, and names are unique across checks. */
     char seen[64][64];

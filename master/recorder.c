@@ -1,0 +1,432 @@
+/* recorder.c - the thread that writes the message log and quarantine rows.
+ *
+ * It waits on its end of an inproc PAIR for items, then takes everything else
+ * already waiting (up to RECORDER_BATCH) and writes the whole batch in one
+ * transaction: one commit, one fsync, for many messages (group commit). Rows are
+ * keyed by job id and inserted with INSERT IGNORE, so a job scanned twice is
+ * recorded once and the first verdict wins: a later result for the same job is
+ * answered with the stored action, and writes no second quarantine copy. If a
+ * batch fails while the server is still there, each item is retried in its own
+ * transaction so one bad row cannot fail the others; an item that cannot be
+ * written is answered tempfail, never accepted. Messages are zstd-compressed. */
+#include "recorder.h"
+#include "hdr.h"
+#include "json.h"
+#include "log.h"
+#include "records.h"
+#include "store.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#define RECORDER_EP "inproc://bulwark-recorder"
+
+struct recorder {
+    void *main_end, *thread_end;
+    pthread_t thread;
+    bool running;
+    store *st;
+    char master_id[128];
+    uint64_t retry_us, next_connect_us;
+    atomic_size_t pending;
+};
+
+/* One item while its batch is written. */
+typedef struct {
+    recorder_item *it;
+    packet *job, *res;
+    store_record rec; /* strings owned here */
+    char *z; /* compressed message, for a quarantine verdict */
+    size_t zlen;
+    bool written;
+    store_record stored; /* the verdict recorded earlier, when `written` found one */
+    bool earlier;
+} prep;
+
+/* ---- building the rows ------------------------------------------------------------- */
+
+/* A copy that is valid UTF-8, without CR or LF, and at most max bytes (cut at a
+ * character boundary), fit for a VARCHAR column. */
+static char *clean(const char *s, size_t max)
+{
+    char *c = xstrdup(s ? s : "");
+    utf8_scrub(c);
+    for (char *p = c; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    size_t n = strlen(c);
+    if (n > max) {
+        n = max;
+        while (n && ((unsigned char)c[n] & 0xc0) == 0x80)
+            n--;
+        c[n] = '\0';
+    }
+    return c;
+}
+
+static char *join_rcpt(const Bulwark__Envelope *env)
+{
+    buf_t b = {0};
+    buf_puts(&b, "");
+    for (size_t i = 0; env && i < env->n_rcpt; i++) {
+        char *r = clean(env->rcpt[i], 512);
+        buf_printf(&b, "%s%s", i ? "\n" : "", r);
+        free(r);
+    }
+    return b.data;
+}
+
+static char *symbols_json(const Bulwark__ScanResult *r)
+{
+    json_symbol *v = xcalloc(r->n_symbols ? r->n_symbols : 1, sizeof *v);
+    for (size_t i = 0; i < r->n_symbols; i++) {
+        v[i].name = r->symbols[i]->name;
+        v[i].score = r->symbols[i]->score;
+        v[i].detail = r->symbols[i]->detail;
+    }
+    buf_t b = {0};
+    json_symbols_write(&b, v, r->n_symbols);
+    free(v);
+    return b.data;
+}
+
+static void build_record(prep *p)
+{
+    const Bulwark__ScanJob *j = p->job->job;
+    const Bulwark__ScanResult *r = p->res->result;
+    const Bulwark__Envelope *env = j->envelope;
+    hdr_block *h = hdr_parse((const char *)j->message.data, j->message.len);
+    store_record *rec = &p->rec;
+    rec->id = clean(j->job_id, 200);
+    rec->time_ms = now_ms();
+    rec->client_ip = clean(env ? env->client_ip : "", 64);
+    rec->helo = clean(env ? env->helo : "", 255);
+    rec->sender = clean(env ? env->mail_from : "", 512);
+    rec->rcpt = join_rcpt(env);
+    rec->subject = clean(hdr_get(h, "Subject"), 1000);
+    rec->message_id = clean(hdr_get(h, "Message-ID"), 512);
+    rec->size = j->message.len;
+    rec->score = r->score;
+    rec->action = xstrdup(records_action_name(r->action));
+    rec->symbols = symbols_json(r);
+    rec->node_id = clean(r->node_id, 128);
+    rec->config_version = r->config_version;
+    rec->scan_us = r->scan_us;
+    rec->queue_id = clean(env ? env->queue_id : "", 64);
+    rec->reason = clean(r->reason, 1000);
+    hdr_destroy(&h);
+}
+
+static bool compress_message(prep *p)
+{
+    const ProtobufCBinaryData *m = &p->job->job->message;
+    size_t cap = ZSTD_compressBound(m->len);
+    p->z = xmalloc(cap);
+    size_t n = ZSTD_compress(p->z, cap, m->data, m->len, 3);
+    if (ZSTD_isError(n)) {
+        log_warn("job=%s event=compress_failed error=\"%s\"", p->it->job_id, ZSTD_getErrorName(n));
+        return false;
+    }
+    p->zlen = n;
+    return true;
+}
+
+/* Decodes the frames and builds the rows; false if the item cannot be recorded. */
+static bool prepare(prep *p)
+{
+    recorder_item *it = p->it;
+    p->job = zx_decode(zmq_msg_data(&it->job), zmq_msg_size(&it->job));
+    p->res = zx_decode(zmq_msg_data(&it->result), zmq_msg_size(&it->result));
+    if (!p->job || !p->res || p->job->body_case != BULWARK__PACKET__BODY_JOB ||
+        p->res->body_case != BULWARK__PACKET__BODY_RESULT) {
+        log_warn("job=%s event=record_failed error=\"frames do not decode\"", it->job_id);
+        return false;
+    }
+    build_record(p);
+    return p->res->result->action != BULWARK__ACTION__ACTION_QUARANTINE || compress_message(p);
+}
+
+static void prep_clear(prep *p)
+{
+    zx_packet_free(&p->job);
+    zx_packet_free(&p->res);
+    store_record_free(&p->rec);
+    store_record_free(&p->stored);
+    free(p->z);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- writing -------------------------------------------------------------------------- */
+
+static bool ensure_connected(recorder *r, char *err, size_t errlen)
+{
+    if (store_ok(r->st))
+        return true;
+    uint64_t now = mono_us();
+    if (now < r->next_connect_us) {
+        snprintf(err, errlen, "database unavailable");
+        return false;
+    }
+    r->next_connect_us = now + r->retry_us;
+    if (!store_connect(r->st, err, errlen))
+        return false;
+    log_info("event=db_connected thread=recorder");
+    return true;
+}
+
+/* The rows of one item, inside the caller's transaction. */
+static bool write_item(recorder *r, prep *p, char *err, size_t errlen)
+{
+    bool inserted;
+    if (!store_log_insert(r->st, &p->rec, &inserted, err, errlen))
+        return false;
+    if (!inserted) { /* recorded before: that verdict stands */
+        store_record_free(&p->stored);
+        if (!store_log_verdict(r->st, p->rec.id, &p->stored, &p->earlier, err, errlen))
+            return false;
+        log_info("job=%s event=recorded_before action=%s", p->it->job_id,
+                 p->earlier ? p->stored.action : "?");
+        return true;
+    }
+    if (p->z && !store_quarantine_insert(r->st, &p->rec, p->z, p->zlen, err, errlen))
+        return false;
+    return true;
+}
+
+/* Writes items v[0..n) in one transaction; true when committed. */
+static bool write_batch(recorder *r, prep **v, size_t n, char *err, size_t errlen)
+{
+    if (!ensure_connected(r, err, errlen) || !store_begin(r->st, err, errlen))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!write_item(r, v[i], err, errlen)) {
+            store_rollback(r->st);
+            return false;
+        }
+    }
+    if (!store_commit(r->st, err, errlen)) {
+        store_rollback(r->st);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i]->written = true;
+    return true;
+}
+
+/* ---- replies ---------------------------------------------------------------------------- */
+
+void recorder_pack_tempfail(const char *job_id, const char *reason, const char *master_id,
+                            zmq_msg_t *out)
+{
+    Bulwark__ScanResult res = BULWARK__SCAN_RESULT__INIT;
+    res.job_id = (char *)job_id;
+    res.action = BULWARK__ACTION__ACTION_TEMPFAIL;
+    res.reason = (char *)reason;
+    res.node_id = (char *)master_id;
+    packet pk = BULWARK__PACKET__INIT;
+    pk.body_case = BULWARK__PACKET__BODY_RESULT;
+    pk.result = &res;
+    zmq_msg_init_size(out, bulwark__packet__get_packed_size(&pk));
+    bulwark__packet__pack(&pk, zmq_msg_data(out));
+}
+
+/* The result as the node sent it, with `recorded` set and, for a job recorded
+ * before, the stored action, score and reason. */
+static void pack_recorded(prep *p, zmq_msg_t *out)
+{
+    Bulwark__ScanResult *res = p->res->result;
+    char *reason = res->reason;
+    res->recorded = true;
+    if (p->earlier) {
+        res->action = records_action_parse(p->stored.action);
+        res->score = p->stored.score;
+        res->reason = p->stored.reason;
+    }
+    zmq_msg_init_size(out, bulwark__packet__get_packed_size(p->res));
+    bulwark__packet__pack(p->res, zmq_msg_data(out));
+    res->reason = reason; /* the unpacked message frees its own string */
+}
+
+static void finish_item(recorder *r, prep *p, const char *err)
+{
+    recorder_item *it = p->it;
+    it->recorded = p->written;
+    if (p->written) {
+        pack_recorded(p, &it->reply);
+        log_debug("job=%s event=recorded action=%s", it->job_id, p->rec.action);
+    } else {
+        log_warn("job=%s event=record_failed error=\"%s\"", it->job_id, err ? err : "?");
+        recorder_pack_tempfail(it->job_id, "could not record the verdict", r->master_id,
+                               &it->reply);
+    }
+    zmq_msg_close(&it->job);
+    zmq_msg_close(&it->result);
+    zmq_msg_init(&it->job);
+    zmq_msg_init(&it->result);
+}
+
+/* ---- the thread ------------------------------------------------------------------------- */
+
+static void send_item(void *sock, recorder_item *it)
+{
+    if (zmq_send(sock, &it, sizeof it, 0) != (int)sizeof it)
+        log_panic("event=recorder_send error=\"%s\"", zmq_strerror(zmq_errno()));
+}
+
+static void process(recorder *r, recorder_item **items, size_t n)
+{
+    prep *pv = xcalloc(n, sizeof *pv);
+    prep **ok = xcalloc(n, sizeof *ok);
+    size_t nok = 0;
+    char err[512] = "";
+    uint64_t t0 = mono_us();
+    for (size_t i = 0; i < n; i++) {
+        pv[i].it = items[i];
+        if (prepare(&pv[i]))
+            ok[nok++] = &pv[i];
+    }
+    if (nok && !write_batch(r, ok, nok, err, sizeof err) && nok > 1 && store_ok(r->st)) {
+        log_warn("event=record_batch_failed items=%zu error=\"%s\" retry=each", nok, err);
+        for (size_t i = 0; i < nok; i++)
+            write_batch(r, &ok[i], 1, err, sizeof err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        finish_item(r, &pv[i], err[0] ? err : "the message could not be read");
+        prep_clear(&pv[i]);
+        send_item(r->thread_end, items[i]);
+    }
+    log_debug("event=record_batch items=%zu us=%llu", n, (unsigned long long)(mono_us() - t0));
+    free(ok);
+    free(pv);
+}
+
+static void *recorder_main(void *arg)
+{
+    recorder *r = arg;
+    recorder_item **batch = xcalloc(RECORDER_BATCH, sizeof *batch);
+    bool stop = false;
+    while (!stop) {
+        recorder_item *it;
+        if (zmq_recv(r->thread_end, &it, sizeof it, 0) != (int)sizeof it)
+            continue;
+        size_t n = 0;
+        if (!it)
+            break;
+        batch[n++] = it;
+        while (n < RECORDER_BATCH &&
+               zmq_recv(r->thread_end, &it, sizeof it, ZMQ_DONTWAIT) == (int)sizeof it) {
+            if (!it) {
+                stop = true;
+                break;
+            }
+            batch[n++] = it;
+        }
+        process(r, batch, n);
+    }
+    free(batch);
+    store_destroy(&r->st);
+    return NULL;
+}
+
+/* ---- the main thread's side --------------------------------------------------------------- */
+
+recorder *recorder_new(void *ctx, const params *cfg, const char *master_id)
+{
+    recorder *r = xcalloc(1, sizeof *r);
+    snprintf(r->master_id, sizeof r->master_id, "%s", master_id);
+    r->retry_us = (uint64_t)params_int(cfg, "db_retry") * 1000;
+    r->st = store_new(cfg);
+    r->main_end = zx_socket(ctx, ZMQ_PAIR, 0);
+    r->thread_end = zx_socket(ctx, ZMQ_PAIR, 0);
+    if (zmq_bind(r->thread_end, RECORDER_EP) != 0 || zmq_connect(r->main_end, RECORDER_EP) != 0)
+        log_fatal("event=recorder_socket error=\"%s\"", zmq_strerror(zmq_errno()));
+    if (pthread_create(&r->thread, NULL, recorder_main, r) != 0)
+        log_fatal("event=thread_create error=\"recorder\"");
+    r->running = true;
+    return r;
+}
+
+void recorder_stop(recorder *r)
+{
+    if (!r->running)
+        return;
+    recorder_item *stop = NULL;
+    zmq_send(r->main_end, &stop, sizeof stop, 0);
+    pthread_join(r->thread, NULL);
+    r->running = false;
+}
+
+void recorder_destroy(recorder **rp)
+{
+    recorder *r = *rp;
+    if (!r)
+        return;
+    recorder_stop(r);
+    recorder_item *it;
+    while ((it = recorder_recv(r)))
+        recorder_item_free(&it);
+    zmq_close(r->main_end);
+    zmq_close(r->thread_end);
+    free(r);
+    *rp = NULL;
+}
+
+void *recorder_socket(recorder *r)
+{
+    return r->main_end;
+}
+
+recorder_item *recorder_item_new(const void *client, size_t client_len, zmq_msg_t *job,
+                                 zmq_msg_t *result, const char *job_id)
+{
+    recorder_item *it = xcalloc(1, sizeof *it);
+    it->client_len = client_len > sizeof it->client ? sizeof it->client : client_len;
+    memcpy(it->client, client, it->client_len);
+    snprintf(it->job_id, sizeof it->job_id, "%s", job_id);
+    zmq_msg_init(&it->job);
+    zmq_msg_move(&it->job, job);
+    zmq_msg_init(&it->result);
+    zmq_msg_move(&it->result, result);
+    zmq_msg_init(&it->reply);
+    return it;
+}
+
+void recorder_item_free(recorder_item **itp)
+{
+    recorder_item *it = *itp;
+    if (!it)
+        return;
+    zmq_msg_close(&it->job);
+    zmq_msg_close(&it->result);
+    zmq_msg_close(&it->reply);
+    free(it);
+    *itp = NULL;
+}
+
+bool recorder_submit(recorder *r, recorder_item *it)
+{
+    if (!r->running || atomic_load(&r->pending) >= RECORDER_MAX_ITEMS)
+        return false;
+    atomic_fetch_add(&r->pending, 1);
+    send_item(r->main_end, it);
+    return true;
+}
+
+recorder_item *recorder_recv(recorder *r)
+{
+    recorder_item *it;
+    if (zmq_recv(r->main_end, &it, sizeof it, ZMQ_DONTWAIT) != (int)sizeof it)
+        return NULL;
+    atomic_fetch_sub(&r->pending, 1);
+    return it;
+}
+
+size_t recorder_pending(const recorder *r)
+{
+    return atomic_load(&((recorder *)r)->pending);
+}
