@@ -178,14 +178,15 @@ cmd_start() {
     done
     running milter || spawn milter "$BUILD/node/bulwark-milter" -c "$STATE/etc/milter.conf"
     say "starting the sink (the protected mail server) and the Postfix gateway"
-    mkdir -p "$STATE/sink"
+    mkdir -p "$STATE/sink/cur" "$STATE/sink/new" "$STATE/sink/tmp"
     running sink || spawn sink /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SINK_PORT" \
         -c aiosmtpd.handlers.Mailbox "$STATE/sink"
     "$REPO/scripts/postfix-instance.sh" start "$STATE/postfix" "$SMTP_PORT" "$SINK_PORT" \
         "inet:127.0.0.1:$MILTER_PORT" >/dev/null
-    # The demo policy: tag with a Subject prefix, quarantine what is over 100 KB.
-    ctl config set --comment "quick start policy" "policy.subject_prefix=[SPAM] " \
-        check.size.max_bytes=100k check.size.action=quarantine >/dev/null
+    # The demo policy: tag from score 3 with a Subject prefix, quarantine what is
+    # over 100 KB.
+    ctl config set --comment "quick start policy" "policy.subject_prefix=[SPAM]" \
+        policy.tag_score=3 check.size.max_bytes=100k check.size.action=quarantine >/dev/null
     ctl status
     say "sending sample mail to the gateway (127.0.0.1:$SMTP_PORT) with swaks"
     mkdir -p "$STATE/samples"

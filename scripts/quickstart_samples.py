@@ -25,14 +25,11 @@ GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 RUN = uuid.uuid4().hex[:8]
 
 
-def message(n, subject, body, extra_headers="", with_from=True, content_type=None):
+def message(n, subject, body, extra_headers="", date_ahead=0, content_type=None):
     mid = f"<quickstart-{RUN}-{n}@example.com>"
-    hdr = []
-    if with_from:
-        hdr.append("From: Alice Example <alice@example.com>")
-    hdr += ["To: bob@example.org", f"Subject: {subject}"]
-    if with_from:
-        hdr.append("Date: " + time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()))
+    hdr = ["From: Alice Example <alice@example.com>", "To: bob@example.org", f"Subject: {subject}"]
+    when = time.gmtime(time.time() + date_ahead)
+    hdr.append("Date: " + time.strftime("%a, %d %b %Y %H:%M:%S +0000", when))
     hdr.append(f"Message-ID: {mid}")
     if content_type:
         hdr += ["MIME-Version: 1.0", content_type]
@@ -44,7 +41,8 @@ def message(n, subject, body, extra_headers="", with_from=True, content_type=Non
 def samples():
     yield "clean mail", message(1, "Lunch on Thursday?", "Hi Bob, are we still on? Alice\r\n")
     yield "GTUBE test spam", message(2, "You have won", GTUBE + "\r\n")
-    yield "sloppy bulk mail", message(3, "cheap offer", "buy now\r\n", with_from=False)
+    yield "sloppy bulk mail", message(3, "cheap offer", "buy now\r\n",
+                                      extra_headers="Subject: cheap offer", date_ahead=7 * 86400)
     yield "invoice.exe attached", message(
         4, "Invoice", "--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
         "--b1\r\nContent-Type: application/octet-stream; name=\"invoice.exe\"\r\n"
