@@ -49,7 +49,8 @@ mkdir -p "$TMP/keys" "$TMP/logs"
 mariadb-install-db --no-defaults --datadir="$TMP/db" --user=root \
     --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
 mariadbd --no-defaults --datadir="$TMP/db" --socket="$TMP/db.sock" --skip-networking --user=root \
-    --pid-file="$TMP/db.pid" --innodb-buffer-pool-size=64M >"$TMP/logs/mariadb.log" 2>&1 &
+    --pid-file="$TMP/db.pid" --innodb-buffer-pool-size=64M \
+    --innodb-flush-log-at-trx-commit="${DB_FLUSH:-1}" >"$TMP/logs/mariadb.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do
     mariadb --no-defaults -S "$TMP/db.sock" -u root -e "CREATE DATABASE IF NOT EXISTS bulwark" \
