@@ -35,12 +35,6 @@ struct confdb {
 
 /* ---- packing -------------------------------------------------------------------- */
 
-static void pack(const packet *p, zmq_msg_t *out)
-{
-    zmq_msg_init_size(out, bulwark__packet__get_packed_size(p));
-    bulwark__packet__pack(p, zmq_msg_data(out));
-}
-
 void conf_pack_snapshot(uint64_t version, const char *author, const char *comment,
                         uint64_t created_ms, const params *p, zmq_msg_t *out)
 {
@@ -68,7 +62,7 @@ void conf_pack_snapshot(uint64_t version, const char *author, const char *commen
     packet pk = BULWARK__PACKET__INIT;
     pk.body_case = BULWARK__PACKET__BODY_SNAPSHOT;
     pk.snapshot = &s;
-    pack(&pk, out);
+    zx_pack(&pk, out);
     free(ev);
     free(e);
 }
@@ -81,7 +75,7 @@ void conf_pack_error(uint32_t code, const char *text, zmq_msg_t *out)
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_ERROR;
     p.error = &e;
-    pack(&p, out);
+    zx_pack(&p, out);
 }
 
 params *conf_parse(const store_version *v, char *err, size_t errlen)
@@ -307,7 +301,7 @@ static void do_history(confdb *db, confdb_job *j)
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_HISTORY;
     p.history = &r;
-    pack(&p, &j->reply);
+    zx_pack(&p, &j->reply);
     j->has_reply = true;
     for (size_t i = 0; i < n; i++)
         store_version_free(&v[i]);

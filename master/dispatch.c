@@ -203,10 +203,8 @@ static void tempfail(dispatch *d, job *j, const char *reason)
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_RESULT;
     p.result = &r;
-    size_t n = bulwark__packet__get_packed_size(&p);
     zmq_msg_t m;
-    zmq_msg_init_size(&m, n);
-    bulwark__packet__pack(&p, zmq_msg_data(&m));
+    zx_pack(&p, &m);
     send_to_client(d, j, &m);
     log_info("job=%s event=tempfail reason=\"%s\" attempts=%u", j->id, reason, j->attempts);
     d->st.answered++;
@@ -229,8 +227,7 @@ static void tempfail_new(dispatch *d, const void *client, size_t len, const char
     p.body_case = BULWARK__PACKET__BODY_RESULT;
     p.result = &r;
     zmq_msg_t m;
-    zmq_msg_init_size(&m, bulwark__packet__get_packed_size(&p));
-    bulwark__packet__pack(&p, zmq_msg_data(&m));
+    zx_pack(&p, &m);
     send_to_client(d, &tmp, &m);
 }
 

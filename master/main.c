@@ -246,8 +246,7 @@ static void on_status(master *m, const void *id, size_t idlen)
     p.body_case = BULWARK__PACKET__BODY_STATUS_REPLY;
     p.status_reply = &r;
     zmq_msg_t body;
-    zmq_msg_init_size(&body, bulwark__packet__get_packed_size(&p));
-    bulwark__packet__pack(&p, zmq_msg_data(&body));
+    zx_pack(&p, &body);
     send_reply(m->clients, id, idlen, &body);
     dispatch_status_free(&r);
 }

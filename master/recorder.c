@@ -231,8 +231,7 @@ void recorder_pack_tempfail(const char *job_id, const char *reason, const char *
     packet pk = BULWARK__PACKET__INIT;
     pk.body_case = BULWARK__PACKET__BODY_RESULT;
     pk.result = &res;
-    zmq_msg_init_size(out, bulwark__packet__get_packed_size(&pk));
-    bulwark__packet__pack(&pk, zmq_msg_data(out));
+    zx_pack(&pk, out);
 }
 
 /* The result as the node sent it, with `recorded` set and, for a job recorded
@@ -247,8 +246,7 @@ static void pack_recorded(prep *p, zmq_msg_t *out)
         res->score = p->stored.score;
         res->reason = p->stored.reason;
     }
-    zmq_msg_init_size(out, bulwark__packet__get_packed_size(p->res));
-    bulwark__packet__pack(p->res, zmq_msg_data(out));
+    zx_pack(p->res, out);
     res->reason = reason; /* the unpacked message frees its own string */
 }
 

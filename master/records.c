@@ -38,12 +38,6 @@ Bulwark__Action records_action_parse(const char *name)
     return BULWARK__ACTION__ACTION_TEMPFAIL;
 }
 
-static void pack(const packet *p, zmq_msg_t *out)
-{
-    zmq_msg_init_size(out, bulwark__packet__get_packed_size(p));
-    bulwark__packet__pack(p, zmq_msg_data(out));
-}
-
 /* ---- rows to Records ------------------------------------------------------------------ */
 
 /* A Record pointing into a store_record, plus what was made for it. */
@@ -138,7 +132,7 @@ static void pack_records(store_record *rows, size_t n, bool truncated, zmq_msg_t
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_RECORDS;
     p.records = &l;
-    pack(&p, reply);
+    zx_pack(&p, reply);
     for (size_t i = 0; i < n; i++)
         view_free(&v[i]);
     free(v);
@@ -230,7 +224,7 @@ void records_show(store *st, const Bulwark__QuarantineShow *q, zmq_msg_t *reply)
         packet p = BULWARK__PACKET__INIT;
         p.body_case = BULWARK__PACKET__BODY_RECORDS;
         p.records = &l;
-        pack(&p, reply);
+        zx_pack(&p, reply);
         view_free(&v);
     }
     free(m);
@@ -319,7 +313,7 @@ static void pack_op_reply(Bulwark__QuarantineOpResult *res, size_t n, zmq_msg_t 
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_QUARANTINE_REPLY;
     p.quarantine_reply = &r;
-    pack(&p, reply);
+    zx_pack(&p, reply);
     free(rv);
 }
 

@@ -41,6 +41,13 @@ void zx_curve_client(void *sock, const curve_key *mine, const curve_key *server)
         log_fatal("event=curve_setup error=\"%s\"", zmq_strerror(zmq_errno()));
 }
 
+void zx_pack(const packet *p, zmq_msg_t *out)
+{
+    if (zmq_msg_init_size(out, bulwark__packet__get_packed_size(p)) != 0)
+        log_panic("event=zmq_msg_init_size error=\"%s\"", zmq_strerror(zmq_errno()));
+    bulwark__packet__pack(p, zmq_msg_data(out));
+}
+
 int zx_send_packet(void *sock, const packet *p, int flags)
 {
     size_t n = bulwark__packet__get_packed_size(p);

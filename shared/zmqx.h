@@ -26,6 +26,8 @@ void zx_curve_server(void *sock, const curve_key *mine, const char *domain);
 /* Client side: our key pair and the server's public key. */
 void zx_curve_client(void *sock, const curve_key *mine, const curve_key *server);
 
+/* Packs `p` into a new message *out (initialised here; the caller sends or closes it). */
+void zx_pack(const packet *p, zmq_msg_t *out);
 /* Sends `p` as one frame (ZMQ_SNDMORE not set unless flags say so). -1 on error. */
 int zx_send_packet(void *sock, const packet *p, int flags);
 /* Sends a routing frame (more follows). */
