@@ -1032,12 +1032,14 @@ static void csv_record(buf_t *b, const Bulwark__Record *r)
     buf_free(&sym);
 }
 
-static void table_record(buf_t *b, const Bulwark__Record *r, bool quarantine)
+/* The id column is as wide as the longest id: ids are what release and show take,
+ * so they are never cut. */
+static void table_record(buf_t *b, const Bulwark__Record *r, bool quarantine, int idw)
 {
     char when[64];
     fmt_time(r->time_ms, when, sizeof when);
     char *rcpt = rcpt_text(r, ",");
-    cell(b, r->id, 26);
+    buf_printf(b, "%-*s ", idw, r->id);
     cell(b, when, 20);
     if (!quarantine)
         cell(b, action_name(r->action), 10);
@@ -1058,8 +1060,12 @@ static int print_records(const rec_opts *o, const Bulwark__RecordList *l, bool q
     if (o->csv)
         buf_puts(&b, "time,id,action,score,sender,rcpt,subject,client_ip,helo,message_id,size,"
                      "symbols,node,queue_id,reason\r\n");
-    else if (!o->json)
-        buf_printf(&b, "%-26s %-20s %s%-28s %-28s %-32s %7s%s\n", "ID", "TIME",
+    int idw = 2;
+    for (size_t i = 0; i < l->n_records; i++)
+        if (strlen(l->records[i]->id) > (size_t)idw)
+            idw = (int)strlen(l->records[i]->id);
+    if (!o->csv && !o->json)
+        buf_printf(&b, "%-*s %-20s %s%-28s %-28s %-32s %7s%s\n", idw, "ID", "TIME",
                    quarantine ? "" : "ACTION     ", "SENDER", "RCPT", "SUBJECT", "SCORE",
                    quarantine ? " STATUS" : "");
     for (size_t i = 0; i < l->n_records; i++) {
@@ -1068,7 +1074,7 @@ static int print_records(const rec_opts *o, const Bulwark__RecordList *l, bool q
         else if (o->csv)
             csv_record(&b, l->records[i]);
         else
-            table_record(&b, l->records[i], quarantine);
+            table_record(&b, l->records[i], quarantine, idw);
     }
     fwrite(b.data, 1, b.len, stdout);
     buf_free(&b);
