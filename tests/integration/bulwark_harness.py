@@ -245,6 +245,18 @@ class Cluster:
         return "\n".join(out)
 
 
+def curve_dealer(ctx, cluster, endpoint, client="ctl"):
+    """A pyzmq DEALER speaking CURVE to the master with `client`'s key."""
+    import zmq
+    s = ctx.socket(zmq.DEALER)
+    s.curve_secretkey = cluster.secret_key(client).encode()
+    s.curve_publickey = cluster.public_key(client).encode()
+    s.curve_serverkey = cluster.public_key("master").encode()
+    s.linger = 0
+    s.connect(endpoint)
+    return s
+
+
 def write_messages(d: Path, n, size=10_000, gtube_every=0):
     """n RFC 5322 messages of about `size` bytes; every gtube_every-th carries GTUBE."""
     d.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from collections import Counter
 
 import zmq
 
-from bulwark_harness import CTL, MASTER, NODE, wait_for, write_messages
+from bulwark_harness import CTL, MASTER, NODE, curve_dealer, wait_for, write_messages
 
 
 def results_by_file(stdout):
@@ -152,22 +152,12 @@ def test_unknown_key_node_gets_no_jobs(cluster, tmp_path):
     assert "reason=\"key not on allow-list\"" in log and cluster.public_key("rogue") in log
 
 
-def _curve_dealer(ctx, cluster, endpoint, client="ctl"):
-    s = ctx.socket(zmq.DEALER)
-    s.curve_secretkey = cluster.secret_key(client).encode()
-    s.curve_publickey = cluster.public_key(client).encode()
-    s.curve_serverkey = cluster.public_key("master").encode()
-    s.linger = 0
-    s.connect(endpoint)
-    return s
-
-
 def test_malformed_frames_dropped_and_counted(cluster, tmp_path):
     cluster.start_master()
     cluster.start_node("node1")
     ctx = zmq.Context()
-    client = _curve_dealer(ctx, cluster, f"tcp://127.0.0.1:{cluster.ports['client']}")
-    worker = _curve_dealer(ctx, cluster, f"tcp://127.0.0.1:{cluster.ports['worker']}", "node2")
+    client = curve_dealer(ctx, cluster, f"tcp://127.0.0.1:{cluster.ports['client']}")
+    worker = curve_dealer(ctx, cluster, f"tcp://127.0.0.1:{cluster.ports['worker']}", "node2")
     rnd = random.Random(7)
     garbage = [b"", b"\xff" * 10, bytes(rnd.getrandbits(8) for _ in range(300)),
                b"\x0a\x09\x0a\x03abc",     # a job whose body is cut short

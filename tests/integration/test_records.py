@@ -14,7 +14,7 @@ from pathlib import Path
 
 import zmq
 
-from bulwark_harness import CTL, free_port, wait_for
+from bulwark_harness import CTL, curve_dealer, free_port, wait_for
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
@@ -167,23 +167,13 @@ def _fields(buf):
     return out
 
 
-def _curve_dealer(ctx, cluster, endpoint, client="ctl"):
-    s = ctx.socket(zmq.DEALER)
-    s.curve_secretkey = cluster.secret_key(client).encode()
-    s.curve_publickey = cluster.public_key(client).encode()
-    s.curve_serverkey = cluster.public_key("master").encode()
-    s.linger = 0
-    s.connect(endpoint)
-    return s
-
-
 def test_same_job_twice_recorded_once(cluster):
     quarantining_cluster(cluster)
     env = _field(4, b"dup@example.com") + _field(5, b"rcpt@example.org")
     job = (_field(1, b"dup-job-1") + _field(2, env) + _field(3, message("dup", gtube=True)) +
            _field(4, int(time.time() * 1000) + 20000) + _field(6, 1))
     ctx = zmq.Context()
-    s = _curve_dealer(ctx, cluster, f"tcp://127.0.0.1:{cluster.ports['client']}")
+    s = curve_dealer(ctx, cluster, f"tcp://127.0.0.1:{cluster.ports['client']}")
     try:
         answers = []
         for _ in range(2):
