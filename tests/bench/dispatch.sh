@@ -99,6 +99,7 @@ curve_allow = $TMP/keys/allowed
 db_socket = $TMP/db.sock
 db_user = root
 log_level = warn
+io_threads = ${MASTER_IO_THREADS:-1}
 EOF
     "$MASTER" -c "$TMP/master.conf" 2>>"$TMP/logs/master.log" &
     MASTER_PID=$!
