@@ -216,7 +216,7 @@ static void do_set(confdb *db, confdb_job *j)
         goto done;
     changes = conf_diff(old, np);
     if (!*changes) { /* nothing changes: no new version, answer with the current one */
-        store_change_rollback(db->st);
+        store_rollback(db->st);
         reply_snapshot(j, &cur, old);
         goto out;
     }
@@ -225,8 +225,8 @@ static void do_set(confdb *db, confdb_job *j)
     const char *comment = cs->comment ? cs->comment : "";
     if (!store_change_insert(db->st, cur.version + 1, author, comment, changes, content, err,
                              sizeof err) ||
-        !store_change_commit(db->st, err, sizeof err)) {
-        store_change_rollback(db->st);
+        !store_commit(db->st, err, sizeof err)) {
+        store_rollback(db->st);
         atomic_store(&db->connected, store_ok(db->st));
         log_warn("event=config_set_failed error=\"%s\"", err);
         reply_error(j, 451, err);
@@ -240,7 +240,7 @@ static void do_set(confdb *db, confdb_job *j)
         db->seen_version = nv.version;
     goto out;
 done:
-    store_change_rollback(db->st);
+    store_rollback(db->st);
     log_info("event=config_set_refused code=%u reason=\"%s\"", code, why);
     reply_error(j, code, why);
 out:

@@ -194,17 +194,8 @@ static void send_to_client(dispatch *d, job *j, zmq_msg_t *frame)
 /* Answers a job tempfail and forgets it. */
 static void tempfail(dispatch *d, job *j, const char *reason)
 {
-    Bulwark__ScanResult r = BULWARK__SCAN_RESULT__INIT;
-    r.job_id = j->id;
-    r.action = BULWARK__ACTION__ACTION_TEMPFAIL;
-    r.reason = (char *)reason;
-    r.node_id = d->master_id;
-    r.config_version = d->config_version;
-    packet p = BULWARK__PACKET__INIT;
-    p.body_case = BULWARK__PACKET__BODY_RESULT;
-    p.result = &r;
     zmq_msg_t m;
-    zx_pack(&p, &m);
+    zx_pack_tempfail(j->id, reason, d->master_id, d->config_version, &m);
     send_to_client(d, j, &m);
     log_info("job=%s event=tempfail reason=\"%s\" attempts=%u", j->id, reason, j->attempts);
     d->st.answered++;
@@ -218,16 +209,8 @@ static void tempfail_new(dispatch *d, const void *client, size_t len, const char
     tmp.id = (char *)id;
     memcpy(tmp.client, client, len);
     tmp.client_len = len;
-    Bulwark__ScanResult r = BULWARK__SCAN_RESULT__INIT;
-    r.job_id = (char *)id;
-    r.action = BULWARK__ACTION__ACTION_TEMPFAIL;
-    r.reason = (char *)reason;
-    r.node_id = d->master_id;
-    packet p = BULWARK__PACKET__INIT;
-    p.body_case = BULWARK__PACKET__BODY_RESULT;
-    p.result = &r;
     zmq_msg_t m;
-    zx_pack(&p, &m);
+    zx_pack_tempfail(id, reason, d->master_id, 0, &m);
     send_to_client(d, &tmp, &m);
 }
 

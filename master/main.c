@@ -116,16 +116,22 @@ static bool conf_install(master *m, const store_version *v)
     return true;
 }
 
+/* Hands a job to the database thread, or answers 451 when too many wait. */
+static void submit_db(master *m, confdb_job *j)
+{
+    if (!confdb_submit(m->db, j)) {
+        send_error(j->reply_sock, j->id, j->idlen, 451, "configuration database busy");
+        confdb_job_free(&j);
+    }
+}
+
 /* Hands a request to the database thread; `p` is taken over. */
 static void to_db(master *m, confdb_kind kind, void *sock, const void *id, size_t idlen,
                   const char *peer, packet **p)
 {
     confdb_job *j = confdb_job_new(kind, sock, id, idlen, peer, *p);
     *p = NULL;
-    if (!confdb_submit(m->db, j)) {
-        send_error(sock, id, idlen, 451, "configuration database busy");
-        confdb_job_free(&j);
-    }
+    submit_db(m, j);
 }
 
 /* A job back from the database thread: install what it found, send what it answered. */
@@ -155,7 +161,7 @@ static void on_record(void *arg, const void *client, size_t client_len, zmq_msg_
         return;
     log_warn("job=%s event=tempfail reason=\"recorder busy\"", job_id);
     zmq_msg_t r;
-    recorder_pack_tempfail(job_id, "recorder busy", m->master_id, &r);
+    zx_pack_tempfail(job_id, "recorder busy", m->master_id, 0, &r);
     send_reply(m->clients, client, client_len, &r);
     recorder_item_free(&it);
 }
@@ -213,10 +219,7 @@ static void on_release(master *m, const void *id, size_t idlen, packet **p, cons
     confdb_job *j = confdb_job_new(CONFDB_QUARANTINE_RELEASE, m->clients, id, idlen, peer, *p);
     *p = NULL;
     j->relay = xstrdup(params_str(m->conf.p, "quarantine.release_relay"));
-    if (!confdb_submit(m->db, j)) {
-        send_error(m->clients, id, idlen, 451, "configuration database busy");
-        confdb_job_free(&j);
-    }
+    submit_db(m, j);
 }
 
 static void on_config_get(master *m, void *sock, const void *id, size_t idlen, packet **p,
@@ -415,11 +418,8 @@ int main(int argc, char **argv)
     bool curve = params_bool(m.cfg, "curve_enable");
     curve_key key;
     if (curve) {
-        if (!key_load(params_str(m.cfg, "curve_secret_key"), &key, err, sizeof err))
+        if (!key_load_secret(params_str(m.cfg, "curve_secret_key"), &key, err, sizeof err))
             log_fatal("event=config error=\"%s\"", err);
-        if (!key.secret_z85[0])
-            log_fatal("event=config error=\"%s holds no secret key\"",
-                      params_str(m.cfg, "curve_secret_key"));
         allowlist *al = allowlist_load(params_str(m.cfg, "curve_allow"), err, sizeof err);
         if (!al)
             log_fatal("event=config error=\"%s\"", err);

@@ -10,6 +10,7 @@
  * transaction so one bad row cannot fail the others; an item that cannot be
  * written is answered tempfail, never accepted. Messages are zstd-compressed. */
 #include "recorder.h"
+#include "action.h"
 #include "hdr.h"
 #include "json.h"
 #include "log.h"
@@ -83,15 +84,8 @@ static char *join_rcpt(const Bulwark__Envelope *env)
 
 static char *symbols_json(const Bulwark__ScanResult *r)
 {
-    json_symbol *v = xcalloc(r->n_symbols ? r->n_symbols : 1, sizeof *v);
-    for (size_t i = 0; i < r->n_symbols; i++) {
-        v[i].name = r->symbols[i]->name;
-        v[i].score = r->symbols[i]->score;
-        v[i].detail = r->symbols[i]->detail;
-    }
     buf_t b = {0};
-    json_symbols_write(&b, v, r->n_symbols);
-    free(v);
+    json_symbols_write_pb(&b, r->symbols, r->n_symbols);
     return b.data;
 }
 
@@ -112,7 +106,10 @@ static void build_record(prep *p)
     rec->message_id = clean(hdr_get(h, "Message-ID"), 512);
     rec->size = j->message.len;
     rec->score = r->score;
-    rec->action = xstrdup(records_action_name(r->action));
+    /* An action outside the enum (a newer node) is stored as what the milter did. */
+    rec->action = xstrdup((unsigned)r->action <= BULWARK__ACTION__ACTION_TEMPFAIL
+                              ? action_name(r->action)
+                              : action_name(BULWARK__ACTION__ACTION_TEMPFAIL));
     rec->symbols = symbols_json(r);
     rec->node_id = clean(r->node_id, 128);
     rec->config_version = r->config_version;
@@ -220,20 +217,6 @@ static bool write_batch(recorder *r, prep **v, size_t n, char *err, size_t errle
 
 /* ---- replies ---------------------------------------------------------------------------- */
 
-void recorder_pack_tempfail(const char *job_id, const char *reason, const char *master_id,
-                            zmq_msg_t *out)
-{
-    Bulwark__ScanResult res = BULWARK__SCAN_RESULT__INIT;
-    res.job_id = (char *)job_id;
-    res.action = BULWARK__ACTION__ACTION_TEMPFAIL;
-    res.reason = (char *)reason;
-    res.node_id = (char *)master_id;
-    packet pk = BULWARK__PACKET__INIT;
-    pk.body_case = BULWARK__PACKET__BODY_RESULT;
-    pk.result = &res;
-    zx_pack(&pk, out);
-}
-
 /* The result as the node sent it, with `recorded` set and, for a job recorded
  * before, the stored action, score and reason. */
 static void pack_recorded(prep *p, zmq_msg_t *out)
@@ -259,8 +242,7 @@ static void finish_item(recorder *r, prep *p, const char *err)
         log_debug("job=%s event=recorded action=%s", it->job_id, p->rec.action);
     } else {
         log_warn("job=%s event=record_failed error=\"%s\"", it->job_id, err ? err : "?");
-        recorder_pack_tempfail(it->job_id, "could not record the verdict", r->master_id,
-                               &it->reply);
+        zx_pack_tempfail(it->job_id, "could not record the verdict", r->master_id, 0, &it->reply);
     }
     zmq_msg_close(&it->job);
     zmq_msg_close(&it->result);

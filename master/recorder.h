@@ -52,8 +52,4 @@ recorder_item *recorder_recv(recorder *r);
 /* Items submitted and not yet received back. */
 size_t recorder_pending(const recorder *r);
 
-/* Packs a tempfail ScanResult for job_id made by the master. */
-void recorder_pack_tempfail(const char *job_id, const char *reason, const char *master_id,
-                            zmq_msg_t *out);
-
 #endif

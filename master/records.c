@@ -8,6 +8,7 @@
  * deliver it once: the second finds it released and says when and by whom. A
  * failed delivery rolls back and leaves the entry held. */
 #include "records.h"
+#include "action.h"
 #include "confdb.h"
 #include "json.h"
 #include "log.h"
@@ -23,19 +24,10 @@
 #define MAX_LIMIT 10000
 #define MAX_MESSAGE (1024ull * 1024 * 1024)
 
-static const char *const action_names[] = {"pass", "tag", "quarantine", "reject", "tempfail"};
-
-const char *records_action_name(Bulwark__Action a)
-{
-    return (unsigned)a < 5 ? action_names[a] : "tempfail";
-}
-
 Bulwark__Action records_action_parse(const char *name)
 {
-    for (unsigned i = 0; name && i < 5; i++)
-        if (strcmp(name, action_names[i]) == 0)
-            return (Bulwark__Action)i;
-    return BULWARK__ACTION__ACTION_TEMPFAIL;
+    Bulwark__Action a;
+    return name && action_parse(name, &a) ? a : BULWARK__ACTION__ACTION_TEMPFAIL;
 }
 
 /* ---- rows to Records ------------------------------------------------------------------ */
@@ -117,13 +109,19 @@ static void view_free(view *v)
     free(v->symv);
 }
 
-static void pack_records(store_record *rows, size_t n, bool truncated, zmq_msg_t *reply)
+/* Packs rows as a RecordList; `message` (may be NULL) goes with the first row. */
+static void pack_records(store_record *rows, size_t n, bool truncated, const char *message,
+                         size_t message_len, zmq_msg_t *reply)
 {
     view *v = xcalloc(n ? n : 1, sizeof *v);
     Bulwark__Record **rv = xcalloc(n ? n : 1, sizeof *rv);
     for (size_t i = 0; i < n; i++) {
         view_init(&v[i], &rows[i]);
         rv[i] = &v[i].rec;
+    }
+    if (n && message) {
+        v[0].rec.message.data = (uint8_t *)message;
+        v[0].rec.message.len = message_len;
     }
     Bulwark__RecordList l = BULWARK__RECORD_LIST__INIT;
     l.records = rv;
@@ -167,7 +165,7 @@ void records_search(store *st, const Bulwark__RecordQuery *q, bool quarantine, z
         return;
     }
     bool truncated = n > limit;
-    pack_records(rows, truncated ? limit : n, truncated, reply);
+    pack_records(rows, truncated ? limit : n, truncated, NULL, 0, reply);
     free_rows(rows, n);
 }
 
@@ -210,34 +208,13 @@ void records_show(store *st, const Bulwark__QuarantineShow *q, zmq_msg_t *reply)
         return;
     }
     char *m = decompress(z, zlen, r.size, &len, err, sizeof err);
-    if (!m) {
+    if (!m)
         conf_pack_error(500, err, reply);
-    } else {
-        view v;
-        view_init(&v, &r);
-        v.rec.message.data = (uint8_t *)m;
-        v.rec.message.len = len;
-        Bulwark__Record *rv[1] = {&v.rec};
-        Bulwark__RecordList l = BULWARK__RECORD_LIST__INIT;
-        l.records = rv;
-        l.n_records = 1;
-        packet p = BULWARK__PACKET__INIT;
-        p.body_case = BULWARK__PACKET__BODY_RECORDS;
-        p.records = &l;
-        zx_pack(&p, reply);
-        view_free(&v);
-    }
+    else
+        pack_records(&r, 1, false, m, len, reply);
     free(m);
     free(z);
     store_record_free(&r);
-}
-
-static void fmt_time(uint64_t ms, char *out, size_t n)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, n, "%Y-%m-%d %H:%M:%SZ", &tm);
 }
 
 /* Delivers one held entry (its row locked) and marks it released. */
@@ -286,7 +263,7 @@ static bool release_one(store *st, const char *id, const char *who, const char *
         snprintf(text, textlen, "no quarantine entry '%s'", id);
     } else if (strcmp(r.status, "released") == 0) {
         char when[64];
-        fmt_time(r.released_ms, when, sizeof when);
+        time_text(r.released_ms, when, sizeof when);
         snprintf(text, textlen, "already released at %s by %s", when, r.released_by);
         ok = true;
     } else if (deliver(st, &r, z, zlen, who, relay, text, textlen)) {

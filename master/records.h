@@ -13,7 +13,6 @@
 #include <stdbool.h>
 
 /* "pass", "tag", "quarantine", "reject", "tempfail" (and back; unknown -> tempfail). */
-const char *records_action_name(Bulwark__Action a);
 Bulwark__Action records_action_parse(const char *name);
 
 /* RecordQuery -> RecordList (quarantine: the `action` filter is the status). */

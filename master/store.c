@@ -271,20 +271,20 @@ bool store_change_begin(store *s, store_version *cur, char *err, size_t errlen)
     memset(cur, 0, sizeof *cur);
     if (!s->db)
         return fail(s, "change config", err, errlen);
-    if (!exec(s, "START TRANSACTION", err, errlen))
+    if (!store_begin(s, err, errlen))
         return false;
     /* FOR UPDATE on the newest row (or the gap above it): two masters changing the
      * configuration at once are serialised here, and the second sees the first. */
     if (mysql_query(s->db, "SELECT " VERSION_COLS ", content FROM config_version"
                            " ORDER BY version DESC LIMIT 1 FOR UPDATE") != 0) {
         fail(s, "change config", err, errlen);
-        store_change_rollback(s);
+        store_rollback(s);
         return false;
     }
     MYSQL_RES *r = mysql_store_result(s->db);
     if (!r) {
         fail(s, "change config", err, errlen);
-        store_change_rollback(s);
+        store_rollback(s);
         return false;
     }
     MYSQL_ROW row = mysql_fetch_row(r);
@@ -294,51 +294,6 @@ bool store_change_begin(store *s, store_version *cur, char *err, size_t errlen)
     if (!cur->content)
         cur->content = xstrdup("");
     return true;
-}
-
-bool store_change_insert(store *s, uint64_t version, const char *author, const char *comment,
-                         const char *changes, const char *content, char *err, size_t errlen)
-{
-    if (!s->db)
-        return fail(s, "insert version", err, errlen);
-    MYSQL_STMT *st = mysql_stmt_init(s->db);
-    const char *sql = "INSERT INTO config_version (version, author, comment, changes, content)"
-                      " VALUES (?, ?, ?, ?, ?)";
-    unsigned long long v = version;
-    MYSQL_BIND b[5];
-    memset(b, 0, sizeof b);
-    b[0].buffer_type = MYSQL_TYPE_LONGLONG;
-    b[0].buffer = &v;
-    b[0].is_unsigned = 1;
-    const char *vals[4] = {author, comment, changes, content};
-    unsigned long lens[4];
-    for (int i = 0; i < 4; i++) {
-        lens[i] = strlen(vals[i]);
-        b[i + 1].buffer_type = MYSQL_TYPE_STRING;
-        b[i + 1].buffer = (void *)vals[i];
-        b[i + 1].buffer_length = lens[i];
-        b[i + 1].length = &lens[i];
-    }
-    bool ok = st && mysql_stmt_prepare(st, sql, strlen(sql)) == 0 &&
-              mysql_stmt_bind_param(st, b) == 0 && mysql_stmt_execute(st) == 0;
-    if (!ok)
-        snprintf(err, errlen, "insert version: %s", st ? mysql_stmt_error(st) : "no statement");
-    if (st)
-        mysql_stmt_close(st);
-    return ok;
-}
-
-bool store_change_commit(store *s, char *err, size_t errlen)
-{
-    if (!s->db || mysql_query(s->db, "COMMIT") != 0)
-        return fail(s, "commit", err, errlen);
-    return true;
-}
-
-void store_change_rollback(store *s)
-{
-    if (s->db)
-        mysql_query(s->db, "ROLLBACK");
 }
 
 bool store_add_version(store *s, uint64_t base, const char *author, const char *comment,
@@ -353,14 +308,14 @@ bool store_add_version(store *s, uint64_t base, const char *author, const char *
     if (base && base != have) {
         snprintf(err, errlen, "configuration changed meanwhile: version is %llu, not %llu",
                  (unsigned long long)have, (unsigned long long)base);
-        store_change_rollback(s);
+        store_rollback(s);
         return false;
     }
     if (!store_change_insert(s, have + 1, author, comment, changes, content, err, errlen)) {
-        store_change_rollback(s);
+        store_rollback(s);
         return false;
     }
-    if (!store_change_commit(s, err, errlen))
+    if (!store_commit(s, err, errlen))
         return false;
     *out = have + 1;
     return true;
@@ -579,12 +534,30 @@ bool store_begin(store *s, char *err, size_t errlen)
 
 bool store_commit(store *s, char *err, size_t errlen)
 {
-    return store_change_commit(s, err, errlen);
+    if (!s->db || mysql_query(s->db, "COMMIT") != 0)
+        return fail(s, "commit", err, errlen);
+    return true;
 }
 
 void store_rollback(store *s)
 {
-    store_change_rollback(s);
+    if (s->db)
+        mysql_query(s->db, "ROLLBACK");
+}
+
+bool store_change_insert(store *s, uint64_t version, const char *author, const char *comment,
+                         const char *changes, const char *content, char *err, size_t errlen)
+{
+    binds x = {0};
+    bind_u64(&x, version);
+    bind_str(&x, author);
+    bind_str(&x, comment);
+    bind_str(&x, changes);
+    bind_str(&x, content);
+    return run_update(s, NULL,
+                      "INSERT INTO config_version (version, author, comment, changes, content)"
+                      " VALUES (?, ?, ?, ?, ?)",
+                      &x, "insert version", NULL, err, errlen);
 }
 
 /* The columns both tables share, in the order bind_common binds them. */

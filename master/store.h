@@ -39,14 +39,19 @@ bool store_get_version(store *s, uint64_t version, store_version *out, char *err
 bool store_add_version(store *s, uint64_t base, const char *author, const char *comment,
                        const char *changes, const char *content, uint64_t *out, char *err,
                        size_t errlen);
-/* A configuration change in one transaction: begin locks and returns the newest
- * version (version 0, content "" when there is none); insert adds a row; commit or
- * rollback ends it. Another master's concurrent change waits for ours. */
+/* Transactions: around a configuration change, the recorder's group commit, a
+ * quarantine release. */
+bool store_begin(store *s, char *err, size_t errlen);
+bool store_commit(store *s, char *err, size_t errlen);
+void store_rollback(store *s);
+
+/* A configuration change in one transaction: begin opens it, locks and returns the
+ * newest version (version 0, content "" when there is none); insert adds a row;
+ * store_commit or store_rollback ends it. Another master's concurrent change waits
+ * for ours. */
 bool store_change_begin(store *s, store_version *cur, char *err, size_t errlen);
 bool store_change_insert(store *s, uint64_t version, const char *author, const char *comment,
                          const char *changes, const char *content, char *err, size_t errlen);
-bool store_change_commit(store *s, char *err, size_t errlen);
-void store_change_rollback(store *s);
 
 /* Newest `limit` versions, newest first. */
 bool store_history(store *s, unsigned limit, store_version **out, size_t *n, char *err,
@@ -80,11 +85,6 @@ typedef struct {
     uint64_t since_ms, until_ms; /* [since, until) */
     unsigned limit; /* newest first; at most this many */
 } store_query;
-
-/* A plain transaction around several writes (the recorder's group commit). */
-bool store_begin(store *s, char *err, size_t errlen);
-bool store_commit(store *s, char *err, size_t errlen);
-void store_rollback(store *s);
 
 /* INSERT IGNORE of a log row; *inserted is false when the job was recorded before. */
 bool store_log_insert(store *s, const store_record *r, bool *inserted, char *err, size_t errlen);

@@ -114,11 +114,8 @@ static void ctl_connect(ctl *c)
     c->sock = zx_socket(c->ctx, ZMQ_DEALER, 0);
     if (!c->no_curve) {
         curve_key mine, server;
-        if (!key_load(c->key, &mine, err, sizeof err) ||
-            !key_load(c->server_key, &server, err, sizeof err))
+        if (!key_load_client(c->key, c->server_key, &mine, &server, err, sizeof err))
             die("%s", err);
-        if (!mine.secret_z85[0])
-            die("%s holds no secret key", c->key);
         zx_curve_client(c->sock, &mine, &server);
     }
     if (zmq_connect(c->sock, c->master) != 0)
@@ -246,17 +243,9 @@ static void print_result(bool json, const char *file, const Bulwark__ScanResult 
         json_cstr(&b, action_name(r->action));
         buf_puts(&b, ",\"score\":");
         json_num(&b, r->score);
-        buf_puts(&b, ",\"symbols\":[");
-        for (size_t i = 0; i < r->n_symbols; i++) {
-            buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
-            json_cstr(&b, r->symbols[i]->name);
-            buf_puts(&b, ",\"score\":");
-            json_num(&b, r->symbols[i]->score);
-            buf_puts(&b, ",\"detail\":");
-            json_cstr(&b, r->symbols[i]->detail);
-            buf_puts(&b, "}");
-        }
-        buf_puts(&b, "],\"ms\":");
+        buf_puts(&b, ",\"symbols\":");
+        json_symbols_write_pb(&b, r->symbols, r->n_symbols);
+        buf_puts(&b, ",\"ms\":");
         json_num(&b, ms);
         buf_puts(&b, ",\"job_id\":");
         json_cstr(&b, r->job_id);
@@ -382,27 +371,17 @@ static bool send_one(ctl *c, scan_opts *o, strlist *files, inflight *fl, size_t 
 static bool reconnected(void *mon, bool *lost)
 {
     bool again = false;
-    for (;;) {
-        zmq_msg_t a, b;
-        zmq_msg_init(&a);
-        if (zmq_msg_recv(&a, mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&a);
-            return again;
-        }
-        zmq_msg_init(&b);
-        zmq_msg_recv(&b, mon, 0);
-        uint16_t ev = 0;
-        if (zmq_msg_size(&a) >= 2)
-            memcpy(&ev, zmq_msg_data(&a), 2);
-        if (ev == ZMQ_EVENT_DISCONNECTED)
+    uint16_t ev;
+    uint32_t val;
+    while (zx_monitor_event(mon, &ev, &val)) {
+        if (ev == ZMQ_EVENT_DISCONNECTED) {
             *lost = true;
-        else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && *lost) {
+        } else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && *lost) {
             *lost = false;
             again = true;
         }
-        zmq_msg_close(&a);
-        zmq_msg_close(&b);
     }
+    return again;
 }
 
 /* Keeps a window of jobs in flight and prints each result as it comes. Jobs sent to
@@ -641,14 +620,6 @@ static int cmd_status(ctl *c, int argc, char **argv)
 
 /* ---- config ------------------------------------------------------------------------ */
 
-static void fmt_time(uint64_t ms, char *out, size_t n)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, n, "%Y-%m-%d %H:%M:%SZ", &tm);
-}
-
 static char *author_name(void)
 {
     const char *u = getenv("SUDO_USER");
@@ -751,7 +722,7 @@ static int cmd_config(ctl *c, int argc, char **argv)
                 printf("(default)\n");
         } else {
             char when[64];
-            fmt_time(s->created_ms, when, sizeof when);
+            time_text(s->created_ms, when, sizeof when);
             printf("# version %llu by %s at %s%s%s\n", (unsigned long long)s->version, s->author,
                    when, *s->comment ? ": " : "", s->comment);
             const param_table *t = &params_cluster;
@@ -835,7 +806,7 @@ static int cmd_config(ctl *c, int argc, char **argv)
         for (size_t i = 0; i < p->history->n_versions; i++) {
             const Bulwark__ConfigVersionInfo *v = p->history->versions[i];
             char when[64];
-            fmt_time(v->created_ms, when, sizeof when);
+            time_text(v->created_ms, when, sizeof when);
             printf("version %llu  %s  %s%s%s\n", (unsigned long long)v->version, when, v->author,
                    *v->comment ? "  # " : "", v->comment);
             char *changes = xstrdup(v->change ? v->change : "");
@@ -858,7 +829,6 @@ typedef struct {
     bool json, csv, raw;
 } rec_opts;
 
-static const char *const log_actions[] = {"pass", "tag", "quarantine", "reject", "tempfail", NULL};
 static const char *const quarantine_states[] = {"held", "released", NULL};
 
 static bool one_of(const char *s, const char *const *v)
@@ -908,7 +878,8 @@ static void parse_query(const char *cmd, int argc, char **argv, bool quarantine,
         case 'i': o->q.client_ip = optarg; break;
         case 'a':
         case 's':
-            if (!one_of(optarg, opt == 'a' ? log_actions : quarantine_states))
+            if (opt == 'a' ? !action_parse(optarg, &(Bulwark__Action){0})
+                           : !one_of(optarg, quarantine_states))
                 die_usage("%s: --%s wants %s, not '%s'", cmd, opt == 'a' ? "action" : "status",
                           opt == 'a' ? "pass, tag, quarantine, reject or tempfail"
                                      : "held or released",
@@ -964,7 +935,7 @@ static char *rcpt_text(const Bulwark__Record *r, const char *sep)
 static void json_record(buf_t *b, const Bulwark__Record *r, bool quarantine)
 {
     char when[64];
-    fmt_time(r->time_ms, when, sizeof when);
+    time_text(r->time_ms, when, sizeof when);
     buf_puts(b, "{\"id\":");
     json_cstr(b, r->id);
     buf_printf(b,
@@ -990,11 +961,7 @@ static void json_record(buf_t *b, const Bulwark__Record *r, bool quarantine)
     json_num(b, r->score);
     buf_printf(b, ",\"config_version\":%llu,\"scan_ms\":%u,\"symbols\":",
                (unsigned long long)r->config_version, r->scan_ms);
-    json_symbol *js = xcalloc(r->n_symbols ? r->n_symbols : 1, sizeof *js);
-    for (size_t i = 0; i < r->n_symbols; i++)
-        js[i] = (json_symbol){r->symbols[i]->name, r->symbols[i]->detail, r->symbols[i]->score};
-    json_symbols_write(b, js, r->n_symbols);
-    free(js);
+    json_symbols_write_pb(b, r->symbols, r->n_symbols);
     if (quarantine) {
         buf_puts(b, ",\"status\":");
         json_cstr(b, r->status);
@@ -1007,7 +974,7 @@ static void json_record(buf_t *b, const Bulwark__Record *r, bool quarantine)
 static void csv_record(buf_t *b, const Bulwark__Record *r)
 {
     char when[64], num[64];
-    fmt_time(r->time_ms, when, sizeof when);
+    time_text(r->time_ms, when, sizeof when);
     char *rcpt = rcpt_text(r, " ");
     buf_t sym = {0};
     buf_puts(&sym, "");
@@ -1037,7 +1004,7 @@ static void csv_record(buf_t *b, const Bulwark__Record *r)
 static void table_record(buf_t *b, const Bulwark__Record *r, bool quarantine, int idw)
 {
     char when[64];
-    fmt_time(r->time_ms, when, sizeof when);
+    time_text(r->time_ms, when, sizeof when);
     char *rcpt = rcpt_text(r, ",");
     buf_printf(b, "%-*s ", idw, r->id);
     cell(b, when, 20);
@@ -1142,11 +1109,11 @@ static void print_message(buf_t *b, const ProtobufCBinaryData *m)
 static void show_record(buf_t *b, const Bulwark__Record *r)
 {
     char when[64], rel[64];
-    fmt_time(r->time_ms, when, sizeof when);
+    time_text(r->time_ms, when, sizeof when);
     char *rcpt = rcpt_text(r, ", ");
     buf_printf(b, "id:          %s\ntime:        %s\nstatus:      %s", r->id, when, r->status);
     if (r->released_ms) {
-        fmt_time(r->released_ms, rel, sizeof rel);
+        time_text(r->released_ms, rel, sizeof rel);
         buf_printf(b, " at %s by %s", rel, r->released_by);
     }
     buf_printf(b,

@@ -9,6 +9,7 @@
  * or 451 (tempfail, no verdict, any error; fail_open accepts unscanned). The
  * libmilter callbacks take no user pointer, so the daemon's state is one static
  * context; per-connection state hangs off the SMFICTX (smfi_setpriv). */
+#include "action.h"
 #include "daemon.h"
 #include "keys.h"
 #include "log.h"
@@ -330,12 +331,6 @@ static char *top_symbols(const Bulwark__ScanResult *r)
     return b.data;
 }
 
-static const char *action_text(Bulwark__Action a)
-{
-    static const char *names[] = {"pass", "tag", "quarantine", "reject", "tempfail"};
-    return (unsigned)a < 5 ? names[a] : "unknown";
-}
-
 /* Id, Score, Status and Symbols (the cluster's values where it sent them), then any
  * other header the cluster asked for. */
 static void add_verdict_headers(SMFICTX *ctx, conn *c, const char *job_id,
@@ -344,7 +339,7 @@ static void add_verdict_headers(SMFICTX *ctx, conn *c, const char *job_id,
     remove_own_headers(ctx, c);
     char score[32], status[128];
     snprintf(score, sizeof score, "%.2f", r->score);
-    snprintf(status, sizeof status, "%s score=%.2f", action_text(r->action), r->score);
+    snprintf(status, sizeof status, "%s score=%.2f", action_name(r->action), r->score);
     char *syms = top_symbols(r);
     const char *v;
     add_header(ctx, c, "Id", job_id);
@@ -414,7 +409,7 @@ static sfsistat apply_verdict(SMFICTX *ctx, conn *c, outcome *o, const Bulwark__
         add_verdict_headers(ctx, c, o->job_id, r);
         if (r->action == BULWARK__ACTION__ACTION_TAG && r->subject_prefix && *r->subject_prefix)
             tag_subject(ctx, c, r->subject_prefix);
-        o->action = action_text(r->action);
+        o->action = action_name(r->action);
         atomic_fetch_add(r->action == BULWARK__ACTION__ACTION_TAG ? &M.tagged : &M.accepted, 1);
         return SMFIS_CONTINUE;
     case BULWARK__ACTION__ACTION_QUARANTINE:
@@ -581,12 +576,9 @@ static void load_settings(params *cfg)
 static void load_keys(params *cfg, curve_key *mine, curve_key *server)
 {
     char err[1024];
-    if (!key_load(params_str(cfg, "curve_secret_key"), mine, err, sizeof err) ||
-        !key_load(params_str(cfg, "curve_server_key"), server, err, sizeof err))
+    if (!key_load_client(params_str(cfg, "curve_secret_key"), params_str(cfg, "curve_server_key"),
+                         mine, server, err, sizeof err))
         log_fatal("event=config error=\"%s\"", err);
-    if (!mine->secret_z85[0])
-        log_fatal("event=config error=\"%s holds no secret key\"",
-                  params_str(cfg, "curve_secret_key"));
 }
 
 static struct smfiDesc milter_desc = {

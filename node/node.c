@@ -251,21 +251,9 @@ static void connect_master(node *n)
 
 static void monitor_input(node *n)
 {
-    for (;;) {
-        zmq_msg_t a, b;
-        zmq_msg_init(&a);
-        if (zmq_msg_recv(&a, n->monitor, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&a);
-            return;
-        }
-        zmq_msg_init(&b);
-        zmq_msg_recv(&b, n->monitor, 0);
-        uint16_t ev = 0;
-        uint32_t val = 0;
-        if (zmq_msg_size(&a) >= 6) {
-            memcpy(&ev, zmq_msg_data(&a), 2);
-            memcpy(&val, (char *)zmq_msg_data(&a) + 2, 4);
-        }
+    uint16_t ev;
+    uint32_t val;
+    while (zx_monitor_event(n->monitor, &ev, &val)) {
         const char *ep = params_str(n->cfg, "master_worker_endpoint");
         if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
             log_error("event=master_refused_key endpoint=%s status=%u key=%s "
@@ -292,8 +280,6 @@ static void monitor_input(node *n)
                 n->next_disconnect_log_us = now + 60000000;
             }
         }
-        zmq_msg_close(&a);
-        zmq_msg_close(&b);
     }
 }
 
@@ -565,12 +551,10 @@ int main(int argc, char **argv)
     daemon_name(n.cfg, "node_id", n.node_id, sizeof n.node_id);
     n.curve = params_bool(n.cfg, "curve_enable");
     if (n.curve) {
-        if (!key_load(params_str(n.cfg, "curve_secret_key"), &n.mine, err, sizeof err) ||
-            !key_load(params_str(n.cfg, "curve_server_key"), &n.server, err, sizeof err))
+        if (!key_load_client(params_str(n.cfg, "curve_secret_key"),
+                             params_str(n.cfg, "curve_server_key"), &n.mine, &n.server, err,
+                             sizeof err))
             log_fatal("event=config error=\"%s\"", err);
-        if (!n.mine.secret_z85[0])
-            log_fatal("event=config error=\"%s holds no secret key\"",
-                      params_str(n.cfg, "curve_secret_key"));
     }
     if (check_only) {
         printf("bulwark-node: configuration OK\n");

@@ -9,6 +9,7 @@
 #ifndef BW_PIPELINE_H
 #define BW_PIPELINE_H
 
+#include "action.h"
 #include "bulwark.pb-c.h"
 #include "hdr.h"
 #include "message.h"
@@ -73,11 +74,5 @@ const uint8_t *task_raw(const scan_task *t, size_t *len);
 const Bulwark__Envelope *task_envelope(const scan_task *t);
 time_t task_time(const scan_task *t);
 const char *task_job_id(const scan_task *t);
-
-/* Helpers for turning action names into values and back. */
-const char *action_name(Bulwark__Action a);
-bool action_parse(const char *s, Bulwark__Action *out);
-/* Severity order used to combine actions: pass < tag < tempfail < quarantine < reject. */
-int action_severity(Bulwark__Action a);
 
 #endif

@@ -112,18 +112,30 @@ void json_num(buf_t *b, double d)
 
 /* ---- the symbol list: writing and reading back ------------------------------------ */
 
+static void symbol_out(buf_t *b, bool first, const char *name, double score, const char *detail)
+{
+    buf_puts(b, first ? "{\"name\":" : ",{\"name\":");
+    json_cstr(b, name);
+    buf_puts(b, ",\"score\":");
+    json_num(b, score);
+    buf_puts(b, ",\"detail\":");
+    json_cstr(b, detail);
+    buf_puts(b, "}");
+}
+
 void json_symbols_write(buf_t *b, const json_symbol *s, size_t n)
 {
     buf_puts(b, "[");
-    for (size_t i = 0; i < n; i++) {
-        buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-        json_cstr(b, s[i].name);
-        buf_puts(b, ",\"score\":");
-        json_num(b, s[i].score);
-        buf_puts(b, ",\"detail\":");
-        json_cstr(b, s[i].detail);
-        buf_puts(b, "}");
-    }
+    for (size_t i = 0; i < n; i++)
+        symbol_out(b, i == 0, s[i].name, s[i].score, s[i].detail);
+    buf_puts(b, "]");
+}
+
+void json_symbols_write_pb(buf_t *b, Bulwark__Symbol *const *s, size_t n)
+{
+    buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++)
+        symbol_out(b, i == 0, s[i]->name, s[i]->score, s[i]->detail);
     buf_puts(b, "]");
 }
 

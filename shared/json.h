@@ -3,6 +3,7 @@
 #ifndef BW_JSON_H
 #define BW_JSON_H
 
+#include "bulwark.pb-c.h"
 #include "util.h"
 
 /* Appends s[0..n) as a quoted JSON string. Bytes that are not valid UTF-8 become
@@ -23,6 +24,8 @@ typedef struct {
 
 /* Appends the symbols as a JSON array of objects. */
 void json_symbols_write(buf_t *b, const json_symbol *s, size_t n);
+/* The same from the protocol's Symbols (a ScanResult's or a Record's). */
+void json_symbols_write_pb(buf_t *b, Bulwark__Symbol *const *s, size_t n);
 /* Parses such an array (any whitespace, keys in any order, a missing key reads as
  * empty or 0, unknown keys with string or number values are skipped). False for
  * anything else. *out (owned, free with json_symbols_free) holds *n symbols. */

@@ -143,6 +143,24 @@ bool key_parse(const char *origin, const char *text, size_t len, curve_key *k, c
     return ok;
 }
 
+bool key_load_secret(const char *path, curve_key *k, char *err, size_t errlen)
+{
+    if (!key_load(path, k, err, errlen))
+        return false;
+    if (!k->secret_z85[0]) {
+        snprintf(err, errlen, "%s holds no secret key", path);
+        return false;
+    }
+    return true;
+}
+
+bool key_load_client(const char *secret_path, const char *server_path, curve_key *mine,
+                     curve_key *server, char *err, size_t errlen)
+{
+    return key_load_secret(secret_path, mine, err, errlen) &&
+           key_load(server_path, server, err, errlen);
+}
+
 static bool write_file(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
 {
     char tmp[4096];

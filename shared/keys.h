@@ -25,6 +25,11 @@ bool key_load(const char *path, curve_key *k, char *err, size_t errlen);
  * `origin` stands for FILE in errors. A NUL byte in the text is an error. */
 bool key_parse(const char *origin, const char *text, size_t len, curve_key *k, char *err,
                size_t errlen);
+/* key_load() of a file that must hold the secret half too. */
+bool key_load_secret(const char *path, curve_key *k, char *err, size_t errlen);
+/* What every client of the master loads: its own key pair and the server's public key. */
+bool key_load_client(const char *secret_path, const char *server_path, curve_key *mine,
+                     curve_key *server, char *err, size_t errlen);
 /* Writes DIR/NAME.key (mode 0600, both halves) and DIR/NAME.pub. */
 bool key_write(const char *dir, const curve_key *k, char *err, size_t errlen);
 /* True if s is a valid key name: 1-64 of [A-Za-z0-9._-]. */

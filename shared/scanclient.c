@@ -161,26 +161,10 @@ static void on_monitor_event(scanclient *c, uint16_t ev, uint32_t val)
 
 static void monitor_input(scanclient *c)
 {
-    for (;;) {
-        zmq_msg_t a, b;
-        zmq_msg_init(&a);
-        if (zmq_msg_recv(&a, c->mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&a);
-            return;
-        }
-        zmq_msg_init(&b);
-        if (zmq_msg_more(&a))
-            zmq_msg_recv(&b, c->mon, 0);
-        uint16_t ev = 0;
-        uint32_t val = 0;
-        if (zmq_msg_size(&a) >= 6) {
-            memcpy(&ev, zmq_msg_data(&a), 2);
-            memcpy(&val, (char *)zmq_msg_data(&a) + 2, 4);
-        }
-        zmq_msg_close(&a);
-        zmq_msg_close(&b);
+    uint16_t ev;
+    uint32_t val;
+    while (zx_monitor_event(c->mon, &ev, &val))
         on_monitor_event(c, ev, val);
-    }
 }
 
 /* Routes one decoded packet; takes ownership of it. */

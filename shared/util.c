@@ -90,6 +90,14 @@ uint64_t mono_ms(void)
     return mono_us() / 1000u;
 }
 
+void time_text(uint64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%SZ", &tm);
+}
+
 bool str_iprefix(const char *s, const char *prefix)
 {
     return strncasecmp(s, prefix, strlen(prefix)) == 0;

@@ -22,6 +22,9 @@ uint64_t now_ms(void);
 uint64_t mono_ms(void);
 uint64_t mono_us(void);
 
+/* Unix milliseconds as "YYYY-MM-DD HH:MM:SSZ" (UTC) into out (21 bytes suffice). */
+void time_text(uint64_t ms, char *out, size_t n);
+
 /* Case-insensitive ASCII prefix test. */
 bool str_iprefix(const char *s, const char *prefix);
 /* Strip ASCII whitespace in place at both ends; returns s. */

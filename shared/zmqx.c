@@ -48,6 +48,21 @@ void zx_pack(const packet *p, zmq_msg_t *out)
     bulwark__packet__pack(p, zmq_msg_data(out));
 }
 
+void zx_pack_tempfail(const char *job_id, const char *reason, const char *node_id,
+                      uint64_t config_version, zmq_msg_t *out)
+{
+    Bulwark__ScanResult r = BULWARK__SCAN_RESULT__INIT;
+    r.job_id = (char *)job_id;
+    r.action = BULWARK__ACTION__ACTION_TEMPFAIL;
+    r.reason = (char *)reason;
+    r.node_id = (char *)node_id;
+    r.config_version = config_version;
+    packet p = BULWARK__PACKET__INIT;
+    p.body_case = BULWARK__PACKET__BODY_RESULT;
+    p.result = &r;
+    zx_pack(&p, out);
+}
+
 int zx_send_packet(void *sock, const packet *p, int flags)
 {
     size_t n = bulwark__packet__get_packed_size(p);
@@ -118,6 +133,26 @@ void zx_packet_free(packet **p)
     if (*p)
         bulwark__packet__free_unpacked(*p, NULL);
     *p = NULL;
+}
+
+bool zx_monitor_event(void *mon, uint16_t *event, uint32_t *value)
+{
+    zmq_msg_t a;
+    zmq_msg_init(&a);
+    if (zmq_msg_recv(&a, mon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&a);
+        return false;
+    }
+    *event = 0;
+    *value = 0;
+    if (zmq_msg_size(&a) >= 6) { /* frame 1: 16-bit event, 32-bit value; frame 2: address */
+        memcpy(event, zmq_msg_data(&a), 2);
+        memcpy(value, (char *)zmq_msg_data(&a) + 2, 4);
+    }
+    if (zmq_msg_more(&a))
+        zx_drain(mon);
+    zmq_msg_close(&a);
+    return true;
 }
 
 bool zx_more(const zmq_msg_t *m)

@@ -28,6 +28,10 @@ void zx_curve_client(void *sock, const curve_key *mine, const curve_key *server)
 
 /* Packs `p` into a new message *out (initialised here; the caller sends or closes it). */
 void zx_pack(const packet *p, zmq_msg_t *out);
+/* Packs the ScanResult a master makes itself, not a node: TEMPFAIL for job_id with
+ * a reason, from node_id (the master's id) at config_version. */
+void zx_pack_tempfail(const char *job_id, const char *reason, const char *node_id,
+                      uint64_t config_version, zmq_msg_t *out);
 /* Sends `p` as one frame (ZMQ_SNDMORE not set unless flags say so). -1 on error. */
 int zx_send_packet(void *sock, const packet *p, int flags);
 /* Sends a routing frame (more follows). */
@@ -36,6 +40,9 @@ int zx_send_id(void *sock, const void *id, size_t len);
 packet *zx_decode(const void *data, size_t len);
 void zx_packet_free(packet **p);
 
+/* Reads one event from a zmq_socket_monitor() PAIR without waiting: the event
+ * number and its value. False when no event waits. */
+bool zx_monitor_event(void *mon, uint16_t *event, uint32_t *value);
 /* Receives all remaining frames of the current message and throws them away. */
 void zx_drain(void *sock);
 /* Number of frames still to read in the message after frame `m`. */

@@ -103,7 +103,7 @@ static void *connect_sock(void *ctx, const char *ep, const char *key, const char
     if (key && server) {
         curve_key mine, srv;
         char err[512];
-        if (!key_load(key, &mine, err, sizeof err) || !key_load(server, &srv, err, sizeof err))
+        if (!key_load_client(key, server, &mine, &srv, err, sizeof err))
             die(err);
         zx_curve_client(s, &mine, &srv);
     }
