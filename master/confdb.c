@@ -10,6 +10,7 @@
  * A lost connection is retried every db_retry; requests meanwhile get 451. */
 #include "confdb.h"
 #include "log.h"
+#include "mailbox.h"
 #include "records.h"
 #include "util.h"
 
@@ -19,17 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONFDB_EP "inproc://bulwark-confdb"
 #define CONFDB_MAX_JOBS 256
 
 struct confdb {
-    void *main_end, *thread_end;
+    mailbox *mb;
     pthread_t thread;
     store *st;
     uint64_t retry_us, poll_us;
     uint64_t next_connect_us, next_poll_us;
     uint64_t seen_version; /* newest version handed to the main thread */
-    atomic_int jobs;
     atomic_bool connected;
 };
 
@@ -346,12 +345,6 @@ static void do_records(confdb *db, confdb_job *j)
     free(who);
 }
 
-static void send_job(void *sock, confdb_job *j)
-{
-    if (zmq_send(sock, &j, sizeof j, 0) != (int)sizeof j)
-        log_panic("event=confdb_send error=\"%s\"", zmq_strerror(zmq_errno()));
-}
-
 /* Hands the main thread any version newer than the last it got; creates version 1
  * on an empty database so every node always runs a numbered generation. */
 static void poll_versions(confdb *db)
@@ -382,8 +375,7 @@ static void poll_versions(confdb *db)
     j->installed = version_dup(&v);
     store_version_free(&v);
     db->seen_version = latest;
-    atomic_fetch_add(&db->jobs, 1);
-    send_job(db->thread_end, j);
+    mailbox_notify(db->mb, j);
 }
 
 static void *confdb_main(void *arg)
@@ -402,12 +394,10 @@ static void *confdb_main(void *arg)
         now = mono_us();
         uint64_t next = store_ok(db->st) ? db->next_poll_us : db->next_connect_us;
         long wait_ms = next > now ? (long)((next - now) / 1000) + 1 : 0;
-        zmq_pollitem_t it = {db->thread_end, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, wait_ms) <= 0)
+        void *p;
+        if (!mailbox_take(db->mb, wait_ms, &p))
             continue;
-        confdb_job *j;
-        if (zmq_recv(db->thread_end, &j, sizeof j, 0) != (int)sizeof j)
-            continue;
+        confdb_job *j = p;
         if (!j) /* stop */
             break;
         switch (j->kind) {
@@ -417,7 +407,7 @@ static void *confdb_main(void *arg)
         case CONFDB_VERSION: break;
         default: do_records(db, j); break;
         }
-        send_job(db->thread_end, j);
+        mailbox_answer(db->mb, j);
     }
     store_destroy(&db->st);
     return NULL;
@@ -431,10 +421,7 @@ confdb *confdb_new(void *ctx, const params *cfg)
     db->retry_us = (uint64_t)params_int(cfg, "db_retry") * 1000;
     db->poll_us = (uint64_t)params_int(cfg, "config_poll") * 1000;
     db->st = store_new(cfg);
-    db->main_end = zx_socket(ctx, ZMQ_PAIR, 0);
-    db->thread_end = zx_socket(ctx, ZMQ_PAIR, 0);
-    if (zmq_bind(db->thread_end, CONFDB_EP) != 0 || zmq_connect(db->main_end, CONFDB_EP) != 0)
-        log_fatal("event=confdb_socket error=\"%s\"", zmq_strerror(zmq_errno()));
+    db->mb = mailbox_new(ctx, "confdb", CONFDB_MAX_JOBS);
     if (pthread_create(&db->thread, NULL, confdb_main, db) != 0)
         log_fatal("event=thread_create error=\"confdb\"");
     return db;
@@ -445,22 +432,20 @@ void confdb_destroy(confdb **dbp)
     confdb *db = *dbp;
     if (!db)
         return;
-    confdb_job *stop = NULL;
-    zmq_send(db->main_end, &stop, sizeof stop, 0);
+    mailbox_stop(db->mb);
     pthread_join(db->thread, NULL);
     confdb_job *j;
     while ((j = confdb_recv(db)))
         confdb_job_free(&j);
     /* Jobs the thread never took are lost with the socket; their requesters time out. */
-    zmq_close(db->main_end);
-    zmq_close(db->thread_end);
+    mailbox_destroy(&db->mb);
     free(db);
     *dbp = NULL;
 }
 
 void *confdb_socket(confdb *db)
 {
-    return db->main_end;
+    return mailbox_main_socket(db->mb);
 }
 
 bool confdb_connected(const confdb *db)
@@ -483,20 +468,12 @@ confdb_job *confdb_job_new(confdb_kind kind, void *reply_sock, const void *id, s
 
 bool confdb_submit(confdb *db, confdb_job *j)
 {
-    if (atomic_load(&db->jobs) >= CONFDB_MAX_JOBS)
-        return false;
-    atomic_fetch_add(&db->jobs, 1);
-    send_job(db->main_end, j);
-    return true;
+    return mailbox_post(db->mb, j);
 }
 
 confdb_job *confdb_recv(confdb *db)
 {
-    confdb_job *j;
-    if (zmq_recv(db->main_end, &j, sizeof j, ZMQ_DONTWAIT) != (int)sizeof j)
-        return NULL;
-    atomic_fetch_sub(&db->jobs, 1);
-    return j;
+    return mailbox_collect(db->mb);
 }
 
 void confdb_job_free(confdb_job **jp)

@@ -14,27 +14,24 @@
 #include "hdr.h"
 #include "json.h"
 #include "log.h"
+#include "mailbox.h"
 #include "records.h"
 #include "store.h"
 #include "util.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
-#define RECORDER_EP "inproc://bulwark-recorder"
-
 struct recorder {
-    void *main_end, *thread_end;
+    mailbox *mb;
     pthread_t thread;
     bool running;
     store *st;
     char master_id[128];
     uint64_t retry_us, next_connect_us;
-    atomic_size_t pending;
 };
 
 /* One item while its batch is written. */
@@ -252,12 +249,6 @@ static void finish_item(recorder *r, prep *p, const char *err)
 
 /* ---- the thread ------------------------------------------------------------------------- */
 
-static void send_item(void *sock, recorder_item *it)
-{
-    if (zmq_send(sock, &it, sizeof it, 0) != (int)sizeof it)
-        log_panic("event=recorder_send error=\"%s\"", zmq_strerror(zmq_errno()));
-}
-
 static void process(recorder *r, recorder_item **items, size_t n)
 {
     prep *pv = xcalloc(n, sizeof *pv);
@@ -278,7 +269,7 @@ static void process(recorder *r, recorder_item **items, size_t n)
     for (size_t i = 0; i < n; i++) {
         finish_item(r, &pv[i], err[0] ? err : "the message could not be read");
         prep_clear(&pv[i]);
-        send_item(r->thread_end, items[i]);
+        mailbox_answer(r->mb, items[i]);
     }
     log_debug("event=record_batch items=%zu us=%llu", n, (unsigned long long)(mono_us() - t0));
     free(ok);
@@ -291,15 +282,14 @@ static void *recorder_main(void *arg)
     recorder_item **batch = xcalloc(RECORDER_BATCH, sizeof *batch);
     bool stop = false;
     while (!stop) {
-        recorder_item *it;
-        if (zmq_recv(r->thread_end, &it, sizeof it, 0) != (int)sizeof it)
+        void *it;
+        if (!mailbox_take(r->mb, -1, &it))
             continue;
         size_t n = 0;
         if (!it)
             break;
         batch[n++] = it;
-        while (n < RECORDER_BATCH &&
-               zmq_recv(r->thread_end, &it, sizeof it, ZMQ_DONTWAIT) == (int)sizeof it) {
+        while (n < RECORDER_BATCH && mailbox_take(r->mb, 0, &it)) {
             if (!it) {
                 stop = true;
                 break;
@@ -321,10 +311,7 @@ recorder *recorder_new(void *ctx, const params *cfg, const char *master_id)
     snprintf(r->master_id, sizeof r->master_id, "%s", master_id);
     r->retry_us = (uint64_t)params_int(cfg, "db_retry") * 1000;
     r->st = store_new(cfg);
-    r->main_end = zx_socket(ctx, ZMQ_PAIR, 0);
-    r->thread_end = zx_socket(ctx, ZMQ_PAIR, 0);
-    if (zmq_bind(r->thread_end, RECORDER_EP) != 0 || zmq_connect(r->main_end, RECORDER_EP) != 0)
-        log_fatal("event=recorder_socket error=\"%s\"", zmq_strerror(zmq_errno()));
+    r->mb = mailbox_new(ctx, "recorder", RECORDER_MAX_ITEMS);
     if (pthread_create(&r->thread, NULL, recorder_main, r) != 0)
         log_fatal("event=thread_create error=\"recorder\"");
     r->running = true;
@@ -335,8 +322,7 @@ void recorder_stop(recorder *r)
 {
     if (!r->running)
         return;
-    recorder_item *stop = NULL;
-    zmq_send(r->main_end, &stop, sizeof stop, 0);
+    mailbox_stop(r->mb);
     pthread_join(r->thread, NULL);
     r->running = false;
 }
@@ -350,15 +336,14 @@ void recorder_destroy(recorder **rp)
     recorder_item *it;
     while ((it = recorder_recv(r)))
         recorder_item_free(&it);
-    zmq_close(r->main_end);
-    zmq_close(r->thread_end);
+    mailbox_destroy(&r->mb);
     free(r);
     *rp = NULL;
 }
 
 void *recorder_socket(recorder *r)
 {
-    return r->main_end;
+    return mailbox_main_socket(r->mb);
 }
 
 recorder_item *recorder_item_new(const void *client, size_t client_len, zmq_msg_t *job,
@@ -390,23 +375,15 @@ void recorder_item_free(recorder_item **itp)
 
 bool recorder_submit(recorder *r, recorder_item *it)
 {
-    if (!r->running || atomic_load(&r->pending) >= RECORDER_MAX_ITEMS)
-        return false;
-    atomic_fetch_add(&r->pending, 1);
-    send_item(r->main_end, it);
-    return true;
+    return r->running && mailbox_post(r->mb, it);
 }
 
 recorder_item *recorder_recv(recorder *r)
 {
-    recorder_item *it;
-    if (zmq_recv(r->main_end, &it, sizeof it, ZMQ_DONTWAIT) != (int)sizeof it)
-        return NULL;
-    atomic_fetch_sub(&r->pending, 1);
-    return it;
+    return mailbox_collect(r->mb);
 }
 
 size_t recorder_pending(const recorder *r)
 {
-    return atomic_load(&((recorder *)r)->pending);
+    return mailbox_out(r->mb);
 }
