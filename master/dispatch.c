@@ -231,9 +231,10 @@ static worker *pick_worker(dispatch *d)
     return best;
 }
 
-static void send_packet_to_worker(dispatch *d, worker *w, const packet *p)
+/* Sends p to the node behind routing id wid, without waiting. */
+static void send_to_node(dispatch *d, const void *wid, size_t len, const packet *p)
 {
-    if (zx_send_id(d->workers, w->id, w->id_len) == 0)
+    if (zx_send_id(d->workers, wid, len) == 0)
         zx_send_packet(d->workers, p, ZMQ_DONTWAIT);
 }
 
@@ -307,8 +308,7 @@ static void say_bye(dispatch *d, const void *wid, size_t len, const char *reason
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_BYE;
     p.bye = &b;
-    if (zx_send_id(d->workers, wid, len) == 0)
-        zx_send_packet(d->workers, &p, ZMQ_DONTWAIT);
+    send_to_node(d, wid, len, &p);
 }
 
 /* A node speaking another protocol version gets an Error and no jobs; the refusal is
@@ -332,8 +332,7 @@ static void refuse_protocol(dispatch *d, const void *wid, size_t len, const Bulw
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_ERROR;
     p.error = &e;
-    if (zx_send_id(d->workers, wid, len) == 0)
-        zx_send_packet(d->workers, &p, ZMQ_DONTWAIT);
+    send_to_node(d, wid, len, &p);
 }
 
 static worker *on_hello(dispatch *d, const void *wid, size_t len, const char *key,
@@ -538,7 +537,7 @@ void dispatch_tick(dispatch *d)
                 remove_worker(d, w, "heartbeat_timeout"); /* wv[i] now holds another */
                 continue;
             }
-            send_packet_to_worker(d, w, &p);
+            send_to_node(d, w->id, w->id_len, &p);
             i++;
         }
     }

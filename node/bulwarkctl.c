@@ -169,26 +169,6 @@ static packet *request(ctl *c, const packet *req, Bulwark__Packet__BodyCase want
 
 /* ---- scan ------------------------------------------------------------------------- */
 
-typedef struct {
-    char **v;
-    size_t n;
-} strlist;
-
-static void strlist_add(strlist *l, const char *s)
-{
-    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-    l->v[l->n++] = xstrdup(s);
-}
-
-static void strlist_free(strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

@@ -58,40 +58,20 @@ typedef struct {
 static milter_ctx M;
 
 typedef struct {
-    char **v;
-    size_t n;
-} strvec;
-
-typedef struct {
     char *client_ip, *client_name, *helo;
     bool leadspc;
     bool counted; /* holds one of max_conns */
     /* the current message */
     char *mail_from, *auth_user, *tls_version, *cipher;
-    strvec rcpt;
+    strlist rcpt;
     buf_t raw;
     bool too_big, in_body;
     char *subject; /* first Subject value as received */
-    strvec own; /* names of received headers that carry our prefix, one per occurrence */
+    strlist own; /* names of received headers that carry our prefix, one per occurrence */
     uint64_t start_us;
 } conn;
 
 /* ---- small helpers ------------------------------------------------------------------ */
-
-static void vec_add(strvec *v, const char *s)
-{
-    v->v = xrealloc(v->v, (v->n + 1) * sizeof *v->v);
-    v->v[v->n++] = xstrdup(s);
-}
-
-static void vec_free(strvec *v)
-{
-    for (size_t i = 0; i < v->n; i++)
-        free(v->v[i]);
-    free(v->v);
-    v->v = NULL;
-    v->n = 0;
-}
 
 static void set_str(char **dst, const char *s)
 {
@@ -136,8 +116,8 @@ static void message_reset(conn *c)
     set_str(&c->tls_version, NULL);
     set_str(&c->cipher, NULL);
     set_str(&c->subject, NULL);
-    vec_free(&c->rcpt);
-    vec_free(&c->own);
+    strlist_free(&c->rcpt);
+    strlist_free(&c->own);
     buf_free(&c->raw);
     c->too_big = c->in_body = false;
 }
@@ -220,7 +200,7 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 {
     conn *c = conn_get(ctx);
     char *r = strip_brackets(argv[0] ? argv[0] : "");
-    vec_add(&c->rcpt, r);
+    strlist_add(&c->rcpt, r);
     free(r);
     return SMFIS_CONTINUE;
 }
@@ -256,7 +236,7 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
     if (!c->subject && strcasecmp(name, "Subject") == 0)
         c->subject = xstrdup(value);
     if (own_header(name))
-        vec_add(&c->own, name);
+        strlist_add(&c->own, name);
     return SMFIS_CONTINUE;
 }
 

@@ -90,6 +90,21 @@ uint64_t mono_ms(void)
     return mono_us() / 1000u;
 }
 
+void strlist_add(strlist *l, const char *s)
+{
+    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = xstrdup(s);
+}
+
+void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
 void time_text(uint64_t ms, char *out, size_t n)
 {
     time_t t = (time_t)(ms / 1000);

@@ -34,6 +34,16 @@ char *str_trim(char *s);
  * The buffer is NUL-terminated (not counted in *len). */
 char *file_read(const char *path, size_t *len);
 
+/* A growable list of owned strings. */
+typedef struct {
+    char **v;
+    size_t n;
+} strlist;
+/* Appends a copy of s. */
+void strlist_add(strlist *l, const char *s);
+/* Frees the strings and the list; leaves it empty and usable. */
+void strlist_free(strlist *l);
+
 /* Growable byte buffer. */
 typedef struct {
     char *data;

@@ -222,9 +222,43 @@ static void test_clocks(void **state)
     assert_true(now_ms() > 1577836800000ULL);
 }
 
+static void test_strlist(void **state)
+{
+    (void)state;
+    strlist l = {0};
+    char word[8] = "alpha";
+    strlist_add(&l, word);
+    word[0] = 'A'; /* the list holds copies */
+    strlist_add(&l, "beta");
+    strlist_add(&l, "");
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[0], "alpha");
+    assert_string_equal(l.v[1], "beta");
+    assert_string_equal(l.v[2], "");
+    strlist_free(&l);
+    assert_null(l.v);
+    assert_int_equal(l.n, 0);
+    strlist_add(&l, "again"); /* usable after free */
+    assert_int_equal(l.n, 1);
+    strlist_free(&l);
+    strlist_free(&l);
+}
+
+static void test_time_text(void **state)
+{
+    (void)state;
+    char out[32];
+    time_text(0, out, sizeof out);
+    assert_string_equal(out, "1970-01-01 00:00:00Z");
+    time_text(1795510800123ull, out, sizeof out); /* 2026-11-24 09:00:00.123 UTC */
+    assert_string_equal(out, "2026-11-24 09:00:00Z");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strlist),
+        cmocka_unit_test(test_time_text),
         cmocka_unit_test(test_buf_append_grows),
         cmocka_unit_test(test_buf_append_binary),
         cmocka_unit_test(test_buf_empty_append_allocates),
