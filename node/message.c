@@ -99,3 +99,30 @@ bool msg_broken(const msg_model *m)
 {
     return m->broken;
 }
+
+/* (interim until the full model lands) */
+unsigned msg_anomalies(const msg_model *m)
+{
+    return m->broken ? MSG_ANOM_UNPARSABLE : 0;
+}
+
+size_t msg_urls(const msg_model *m, const html_url **urls)
+{
+    (void)m;
+    *urls = NULL;
+    return 0;
+}
+
+const html_stats *msg_html(const msg_model *m)
+{
+    (void)m;
+    static const html_stats none;
+    return &none;
+}
+
+const char *msg_text(const msg_model *m, size_t *len)
+{
+    (void)m;
+    *len = 0;
+    return "";
+}

@@ -22,8 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const check_def *const registry[] = {&check_size, &check_headers, &check_gtube,
-                                            &check_attachments};
+/* Order matters only for cost: cheap checks first; the ones that read every file of
+ * the message (office, ClamAV) last. The policy does not depend on the order. */
+static const check_def *const registry[] = {
+    &check_size,        &check_headers,  &check_mime,   &check_gtube,  &check_html,
+    &check_attachments, &check_archives, &check_office, &check_clamav,
+};
 #define NCHECKS (sizeof registry / sizeof registry[0])
 
 typedef struct {
@@ -40,6 +44,7 @@ struct pipeline {
     dict *weights; /* symbol name -> symbol_weight */
     double tag, quarantine, reject;
     const char *subject_prefix, *reject_message;
+    walk_limits walk;
 };
 
 #define MAX_SYMBOLS 256
@@ -53,6 +58,7 @@ struct scan_task {
     size_t len;
     hdr_block *hdrs;
     msg_model *msg;
+    file_set *files;
     time_t now;
     Bulwark__ScanResult result;
     Bulwark__Symbol *symv[MAX_SYMBOLS];
@@ -92,6 +98,15 @@ pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t er
     p->reject = params_double(p->cfg, "policy.reject_score");
     p->subject_prefix = params_str(p->cfg, "policy.subject_prefix");
     p->reject_message = params_str(p->cfg, "policy.reject_message");
+    p->walk.max_depth = params_bool(p->cfg, "check.archives.enabled")
+                            ? (size_t)params_int(p->cfg, "check.archives.max_depth")
+                            : 0;
+    p->walk.max_total = (uint64_t)params_int(p->cfg, "check.archives.max_total_size");
+    p->walk.max_ratio = params_double(p->cfg, "check.archives.max_ratio");
+    p->walk.max_entries = (size_t)params_int(p->cfg, "check.archives.max_entries");
+    p->walk.max_time_ms = (uint64_t)params_int(p->cfg, "check.archives.max_time");
+    p->walk.try_passwords = params_bool(p->cfg, "check.archives.try_passwords");
+    p->walk.max_passwords = (size_t)params_int(p->cfg, "check.archives.max_passwords");
 
     for (size_t i = 0; i < NCHECKS; i++) {
         const check_def *c = registry[i];
@@ -164,6 +179,7 @@ void scan_task_destroy(scan_task **tp)
     if (!t)
         return;
     hdr_destroy(&t->hdrs);
+    files_free(&t->files);
     msg_destroy(&t->msg);
     arena_destroy(&t->a);
     pipeline_release(&t->pl);
@@ -176,6 +192,17 @@ const msg_model *task_message(scan_task *t)
     if (!t->msg)
         t->msg = msg_parse(t->raw, t->len);
     return t->msg;
+}
+
+const file_set *task_files(scan_task *t)
+{
+    if (!t->files) {
+        const msg_model *m = task_message(t);
+        size_t n;
+        const char *text = t->pl->walk.try_passwords ? msg_text(m, &n) : NULL;
+        t->files = files_walk(m, &t->pl->walk, text);
+    }
+    return t->files;
 }
 
 const hdr_block *task_headers(scan_task *t)

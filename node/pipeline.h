@@ -11,6 +11,7 @@
 
 #include "action.h"
 #include "bulwark.pb-c.h"
+#include "files.h"
 #include "hdr.h"
 #include "message.h"
 #include "params.h"
@@ -70,6 +71,10 @@ void task_force(scan_task *t, Bulwark__Action a, const char *reason);
 const hdr_block *task_headers(scan_task *t);
 /* The MIME model (GMime), parsed on first use. */
 const msg_model *task_message(scan_task *t);
+/* Every file in the message: MIME leaf parts and archive members (node/files.h),
+ * walked on first use within the check.archives.* limits (archives stay closed when
+ * that check is disabled). */
+const file_set *task_files(scan_task *t);
 const uint8_t *task_raw(const scan_task *t, size_t *len);
 const Bulwark__Envelope *task_envelope(const scan_task *t);
 time_t task_time(const scan_task *t);

@@ -9,12 +9,16 @@ PKGS=(
   # libraries the code links
   libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
   libmariadb-dev libsystemd-dev libmilter-dev libzstd-dev libcurl4-openssl-dev
-  libgmime-3.0-dev
+  libgmime-3.0-dev libmagic-dev libuchardet-dev libxml2-dev libarchive-dev libclamav-dev
+  libicu-dev libidn2-dev libpsl-dev zlib1g-dev
   # servers the tests and quickstart start on loopback
   mariadb-server mariadb-client postfix
   # test tools
   libcmocka-dev python3-pytest python3-zmq python3-protobuf procps cppcheck clang-format
   swaks python3-aiosmtpd
+  # content-scanning corpus builders (7z archives, encrypted zips) and the scan benchmark's
+  # peer (clamscan)
+  p7zip-full zip clamav
 )
 
 missing=()

@@ -99,6 +99,22 @@ static const param_def node_defs[] = {
      "Largest frame accepted from the master."},
     {"shutdown_grace", P_DURATION, "10s", 0, 600000, NULL,
      "On SIGTERM, how long to finish jobs in hand before handing the rest back."},
+    /* -- clamav (node) -- */
+    {"clamav_db_dir", P_STR, "", NOB,
+     "ClamAV signature directory (freshclam's, usually /var/lib/clamav); empty runs without "
+     "ClamAV (CLAM_UNAVAILABLE on every message when check.clamav.enabled)."},
+    {"clamav_reload_interval", P_DURATION, "60s", 1000, 86400000, NULL,
+     "How often the signature directory is checked for changes; a change loads a new engine "
+     "beside the old one, which is freed when its last scan ends."},
+    {"clamav_max_filesize", P_SIZE, "100m", 1024, 4294967295.0, NULL,
+     "Largest file ClamAV scans (beyond: CLAM_LIMITS)."},
+    {"clamav_max_scansize", P_SIZE, "400m", 1024, 4294967295.0, NULL,
+     "Most bytes ClamAV reads per message, archives expanded (beyond: CLAM_LIMITS)."},
+    {"clamav_max_recursion", P_INT, "16", 1, 64, NULL, "Archive nesting ClamAV follows."},
+    {"clamav_max_files", P_INT, "10000", 1, 1000000, NULL, "Files ClamAV scans per message."},
+    {"clamav_max_scantime", P_DURATION, "60s", 1000, 3600000, NULL,
+     "Longest ClamAV scan of one message (beyond: CLAM_LIMITS)."},
+    /* -- end clamav (node) -- */
     {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
 };
@@ -136,6 +152,17 @@ static const param_def cluster_defs[] = {
      "A Date more than this ahead of the scan time gets DATE_IN_FUTURE."},
     {"check.headers.max_past", P_DURATION, "30d", 0, 315360000000.0, NULL,
      "A Date more than this before the scan time gets DATE_IN_PAST."},
+    {"check.headers.protected_domains", P_STR, "", NOB,
+     "Your domains and brands, comma-separated: a From display name naming one while the "
+     "address is elsewhere gets FROM_NAME_IMPERSONATION."},
+    /* -- end check.headers -- */
+    /* -- check.mime -- */
+    {"check.mime.enabled", P_BOOL, "yes", NOB,
+     "Score broken MIME structure (MIME_* symbols); a message that cannot be parsed is still "
+     "scanned as raw bytes."},
+    {"check.mime.max_parts", P_INT, "1000", 1, 4096, NULL,
+     "More leaf parts than this gets MIME_TOO_MANY_PARTS (the model lists at most 4096)."},
+    /* -- end check.mime -- */
     {"check.gtube.enabled", P_BOOL, "yes", NOB, "Recognise the GTUBE test string."},
     {"check.gtube.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
      "What a message with GTUBE gets; it replaces the action the score would give."},
@@ -147,6 +174,78 @@ static const param_def cluster_defs[] = {
     {"check.attachments.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
      "What a message with a blocked attachment gets; it replaces the action the score would "
      "give."},
+    {"check.attachments.allow", P_STR, "", NOB,
+     "Extensions let through even if check.attachments.block lists them, comma-separated "
+     "(the true-type check still applies)."},
+    {"check.attachments.block_types", P_STR,
+     "application/vnd.microsoft.portable-executable,application/x-dosexec,"
+     "application/x-msdownload,application/x-msi,application/x-ms-shortcut,"
+     "application/x-executable,application/x-pie-executable,application/x-sharedlib,"
+     "application/x-mach-binary,application/java-archive,application/x-iso9660-image,"
+     "application/hta,text/x-msdos-batch",
+     NOB,
+     "True types (libmagic MIME types of the content, whatever the name says) refused in "
+     "attachments and archive members, comma-separated."},
+    {"check.attachments.allow_types", P_STR, "", NOB,
+     "True types let through even if check.attachments.block_types lists them."},
+    {"check.attachments.max_size", P_SIZE, "0", 0, 4294967295.0, NULL,
+     "An attachment larger than this gets ATTACHMENT_TOO_BIG and check.attachments.limit_action; "
+     "0 for no limit."},
+    {"check.attachments.max_count", P_INT, "0", 0, 100000, NULL,
+     "More attachments than this gets ATTACHMENT_TOO_MANY and check.attachments.limit_action; "
+     "0 for no limit."},
+    {"check.attachments.limit_action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
+     "What a message over max_size or max_count gets."},
+    /* -- check.archives -- */
+    {"check.archives.enabled", P_BOOL, "yes", NOB,
+     "Open archives (zip, rar, 7z, tar, gz, bz2, xz, iso, cab) and judge their members like "
+     "attachments."},
+    {"check.archives.max_depth", P_INT, "5", 1, 64, NULL,
+     "Archives nested deeper than this are not opened (ARCHIVE_LIMIT)."},
+    {"check.archives.max_total_size", P_SIZE, "200m", 1024, 17179869184.0, NULL,
+     "Bytes expanded per message before the walk stops (ARCHIVE_LIMIT)."},
+    {"check.archives.max_ratio", P_DOUBLE, "100", 2, 1000000, NULL,
+     "An archive expanding more than this many times its size is a bomb (ARCHIVE_BOMB)."},
+    {"check.archives.max_entries", P_INT, "2000", 1, 1000000, NULL,
+     "Members per message before the walk stops (ARCHIVE_LIMIT)."},
+    {"check.archives.max_time", P_DURATION, "5s", 10, 600000, NULL,
+     "Wall time for the archive walk of one message (ARCHIVE_LIMIT)."},
+    {"check.archives.limit_action", P_ENUM, "quarantine", 0, 0, "none|tag|quarantine|reject",
+     "What a message whose archives could not be fully opened gets (fail-closed)."},
+    {"check.archives.encrypted_action", P_ENUM, "quarantine", 0, 0,
+     "none|tag|quarantine|reject", "What a message with an encrypted archive gets."},
+    {"check.archives.try_passwords", P_BOOL, "no", NOB,
+     "Try words from the message text as passwords of encrypted archives; an archive opened "
+     "this way is judged by its members (ARCHIVE_DECRYPTED)."},
+    {"check.archives.max_passwords", P_INT, "20", 1, 1000, NULL,
+     "Candidate passwords tried per encrypted archive."},
+    /* -- end check.archives -- */
+    /* -- check.office -- */
+    {"check.office.enabled", P_BOOL, "yes", NOB,
+     "Look for macros in Office files (OLE2 and OOXML) and active content in PDFs."},
+    {"check.office.macro_action", P_ENUM, "none", 0, 0, "none|tag|quarantine|reject",
+     "What a message with an Office macro gets beyond its score; `none` leaves it to the score."},
+    {"check.office.autoexec_action", P_ENUM, "quarantine", 0, 0, "none|tag|quarantine|reject",
+     "What a message with a macro that runs on open (AutoOpen, Document_Open...) gets."},
+    /* -- end check.office -- */
+    /* -- check.html -- */
+    {"check.html.enabled", P_BOOL, "yes", NOB,
+     "Score phishing signals in HTML and URLs (forms, scripts, hidden text, deceptive links)."},
+    {"check.html.shorteners", P_STR,
+     "bit.ly,bitly.com,tinyurl.com,goo.gl,t.co,ow.ly,is.gd,buff.ly,rebrand.ly,cutt.ly,"
+     "shorturl.at,tiny.cc,rb.gy,t.ly,bit.do,lnkd.in,s.id,v.gd,qr.ae,tr.im",
+     NOB, "Hosts of URL shorteners (URL_SHORTENER), comma-separated."},
+    /* -- end check.html -- */
+    /* -- check.clamav -- */
+    {"check.clamav.enabled", P_BOOL, "yes", NOB,
+     "Scan with ClamAV (libclamav in the node; signatures from the node's clamav_db_dir)."},
+    {"check.clamav.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
+     "What a message with a virus (CLAM_VIRUS) gets."},
+    {"check.clamav.heuristics", P_BOOL, "yes", NOB,
+     "ClamAV heuristics: phishing, broken executables, encrypted archives, macros."},
+    {"check.clamav.limits_action", P_ENUM, "quarantine", 0, 0, "none|tag|quarantine|reject",
+     "What a message ClamAV could not scan in full (CLAM_LIMITS) gets (fail-closed)."},
+    /* -- end check.clamav -- */
     {"quarantine.retention_days", P_INT, "30", 1, 3650, NULL,
      "Quarantined messages older than this are deleted (checked every maintenance_interval, "
      "default hourly)."},

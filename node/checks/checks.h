@@ -6,7 +6,12 @@
 
 extern const check_def check_size;
 extern const check_def check_headers;
+extern const check_def check_mime;
 extern const check_def check_gtube;
+extern const check_def check_html;
 extern const check_def check_attachments;
+extern const check_def check_archives;
+extern const check_def check_office;
+extern const check_def check_clamav;
 
 #endif

@@ -1,0 +1,2 @@
+/* clamav.c - (being written) */
+#include "util.h"

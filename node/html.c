@@ -1,0 +1,2 @@
+/* html.c - (being written) */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* office.c - (being written) */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* unicode.c - (being written) */
+#include "util.h"
