@@ -18,11 +18,14 @@
 enum {
     FILE_ATTACHMENT = 1u << 0, /* a MIME part with Content-Disposition: attachment */
     FILE_ARCHIVE = 1u << 1, /* an archive or compressed file that was opened */
-    FILE_ENCRYPTED = 1u << 2, /* an encrypted archive, or an encrypted member */
+    FILE_ENCRYPTED = 1u << 2, /* an encrypted archive, or an encrypted member, that stayed
+                                 closed (at least partly, for an archive) */
     FILE_DECRYPTED = 1u << 3, /* encrypted, opened with a password from the body */
     FILE_NOT_EXTRACTED = 1u << 4, /* bytes not available (encrypted, over a limit) */
     FILE_TRUNCATED = 1u << 5, /* archive damaged or cut short */
     FILE_MEMBER = 1u << 6, /* inside an archive (depth > 0) */
+    FILE_BOMB = 1u << 7, /* an archive that expands beyond max_ratio (walk stopped there) */
+    FILE_TOO_DEEP = 1u << 8, /* an archive at the depth limit, left closed */
 };
 
 /* Per walk: which limit stopped it (check.archives.*). */
@@ -39,7 +42,7 @@ enum {
 typedef struct {
     const char *name; /* file name (decoded MIME name, or member path); "" if none */
     const char *path; /* where it is: "invoice.zip/inner.7z/eicar.com"; for MIME
-                         parts the name or "part N" */
+                         parts the name or "part N" (N from 1) */
     const char *declared_type; /* MIME part's declared type; "" for members */
     const char *detected_type; /* libmagic MIME type; "" when not extracted */
     const uint8_t *data; /* NULL when FILE_NOT_EXTRACTED */
@@ -67,17 +70,24 @@ typedef struct {
     unsigned flags; /* WALK_* */
     char detail[256]; /* the first limit hit, in words, for the symbol's detail */
     uint64_t expanded; /* bytes expanded in all */
+    struct files_priv *priv; /* the walk's state and the memory the set owns */
 } file_set;
+
+/* An empty set, for files_walk_buffer (files_walk makes its own). */
+file_set *files_new(void);
 
 struct msg_model;
 /* Builds the list for a message. `text` is the message's visible text (passwords are
  * looked for in it when try_passwords is set; may be NULL). Never fails. */
 file_set *files_walk(const struct msg_model *m, const walk_limits *lim, const char *text);
+/* Frees the set and everything it owns (member bytes, names); NULLs *fs. */
 void files_free(file_set **fs);
 
 /* The walk over one buffer, without a message: the members of `data` (if it is an
  * archive) and their members. Used by files_walk for each part, by the fuzz target,
- * and by the unit tests. Appends to fs; `name` is the outer file's name. */
+ * and by the unit tests. Appends to fs (from files_new) the outer file itself (depth
+ * 0, parent -1, data borrowed: it must outlive fs) and its members; `name` is the
+ * outer file's name. The limits are counted per set, across calls. */
 void files_walk_buffer(file_set *fs, const uint8_t *data, size_t len, const char *name,
                        const walk_limits *lim, const char *text);
 

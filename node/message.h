@@ -77,10 +77,18 @@ size_t msg_urls(const msg_model *m, const html_url **urls);
 const html_stats *msg_html(const msg_model *m);
 /* All visible text (text parts, HTML visible text) joined with newlines, UTF-8. */
 const char *msg_text(const msg_model *m, size_t *len);
+/* What an administrator reads about one MSG_ANOM_* flag (its first occurrence: which
+ * part, boundary or charset), printable ASCII; "" when the flag is not set. */
+const char *msg_anomaly_detail(const msg_model *m, unsigned flag);
+/* Leaf parts found, counting those beyond MSG_MAX_PARTS that msg_parts() leaves out. */
+size_t msg_leaf_count(const msg_model *m);
 
 /* Bounds: a 2,000-part bomb costs a bounded walk. */
 #define MSG_MAX_PARTS 4096
 #define MSG_MAX_DEPTH 32
 #define MSG_MAX_URLS 1024
+/* Non-blank bytes before a multipart's first boundary that make MSG_ANOM_PREAMBLE_TEXT
+ * ("This is a multi-part message in MIME format." and the like stay below). */
+#define MSG_PREAMBLE_MAX 200
 
 #endif

@@ -114,6 +114,9 @@ static const param_def node_defs[] = {
     {"clamav_max_files", P_INT, "10000", 1, 1000000, NULL, "Files ClamAV scans per message."},
     {"clamav_max_scantime", P_DURATION, "60s", 1000, 3600000, NULL,
      "Longest ClamAV scan of one message (beyond: CLAM_LIMITS)."},
+    {"clamav_tmpdir", P_STR, "", NOB,
+     "Where libclamav writes the parts it decodes during a scan; empty: a private directory "
+     "made at start under /dev/shm (tmpfs; else $TMPDIR or /tmp) and removed at exit."},
     /* -- end clamav (node) -- */
     {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},

@@ -34,20 +34,21 @@ trap 'rm -rf "$TMP"' EXIT
 /usr/bin/python3 -c "import sys; sys.path.insert(0, '$REPO/tests/integration'); import corpus; \
 from pathlib import Path; corpus.write_signatures(Path('$TMP/db'))"
 find "$CORPUS" -name '*.eml' | sort >"$TMP/files"
-N=$(wc -l <"$TMP/files")
-BYTES=$(xargs -a "$TMP/files" cat | wc -c)
+mapfile -t FILES <"$TMP/files"
+N=${#FILES[@]}
+BYTES=$(cat "${FILES[@]}" | wc -c)
 echo "corpus: $N messages, $((BYTES / 1024 / 1024)) MiB ($CORPUS)"
 echo "machine: $(nproc) cores, $(uname -r); $ROUNDS rounds, median shown"
 
 run() { # variant round
     local v=$1 r=$2 out=$TMP/$1.$2
     case $v in
-        bulwark+clamav) xargs -a "$TMP/files" -d '\n' /usr/bin/time -f '%e %M' -o "$out.time" \
-            "$CTL" scan --local --json --clamav-db "$TMP/db" >"$out.json" 2>"$out.err" || true ;;
-        bulwark) xargs -a "$TMP/files" -d '\n' /usr/bin/time -f '%e %M' -o "$out.time" \
-            "$CTL" scan --local --json >"$out.json" 2>"$out.err" || true ;;
-        clamscan) xargs -a "$TMP/files" -d '\n' /usr/bin/time -f '%e %M' -o "$out.time" \
-            clamscan --no-summary --infected -d "$TMP/db" >"$out.json" 2>"$out.err" || true ;;
+        bulwark+clamav) /usr/bin/time -f '%e %M' -o "$out.time" "$CTL" scan --local --json \
+            --clamav-db "$TMP/db" "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
+        bulwark) /usr/bin/time -f '%e %M' -o "$out.time" "$CTL" scan --local --json \
+            "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
+        clamscan) /usr/bin/time -f '%e %M' -o "$out.time" clamscan --no-summary --infected \
+            -d "$TMP/db" "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
     esac
 }
 VARIANTS=(bulwark+clamav bulwark clamscan)
