@@ -126,6 +126,15 @@ curve_allow = $STATE/keys/allowed
 db_socket = $STATE/run/mysqld.sock
 db_user = root
 EOF
+    # ClamAV signatures: freshclam's directory when it has a database, else the
+    # test signatures the project's tests use (EICAR and one hash): no internet here.
+    mkdir -p "$STATE/clamav"
+    if ls /var/lib/clamav/*.c[lv]d >/dev/null 2>&1; then
+        cp -u /var/lib/clamav/*.c[lv]d "$STATE/clamav/"
+    else
+        /usr/bin/python3 -c "import sys; sys.path.insert(0, '$REPO/tests/integration'); \
+import corpus; from pathlib import Path; corpus.write_signatures(Path('$STATE/clamav'))"
+    fi
     for k in node1 node2; do
         cat >"$STATE/etc/$k.conf" <<EOF
 # bulwark-node (reference: docs/config.md)
@@ -136,6 +145,7 @@ master_snapshot_endpoint = $ep:$((BASE_PORT + 3))
 curve_secret_key = $STATE/keys/$k.key
 curve_server_key = $STATE/keys/master.pub
 workers = 2
+clamav_db_dir = $STATE/clamav
 EOF
     done
     cat >"$STATE/etc/milter.conf" <<EOF

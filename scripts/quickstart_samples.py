@@ -49,6 +49,26 @@ def samples():
         "Content-Disposition: attachment; filename=\"invoice.exe\"\r\n"
         "Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA//8AALgAAAAAAAAA\r\n--b1--\r\n",
         content_type="Content-Type: multipart/mixed; boundary=\"b1\"")
+    import base64
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                    "integration"))
+    import corpus
+
+    def attach(n, subject, name, ctype, data):
+        b64 = base64.encodebytes(data).decode().replace("\n", "\r\n")
+        return message(n, subject, "--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+                       f"--b1\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n"
+                       f"Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n{b64}"
+                       "--b1--\r\n",
+                       content_type="Content-Type: multipart/mixed; boundary=\"b1\"")
+    yield "EICAR in a zip", attach(6, "Documents", "docs.zip", "application/zip",
+                                   corpus.zip_bytes([("eicar.com", corpus.EICAR)]))
+    yield "Word file with AutoOpen macro", attach(
+        7, "Order", "order.docm", "application/vnd.ms-word.document.macroEnabled.12",
+        corpus.docm_with_macro())
+    mid = f"<quickstart-{RUN}-8@example.com>"
+    yield "phishing page", (mid, corpus.phishing().decode().replace(
+        "<phish1@example-bank-alerts.net>", mid))
     big = ("All work and no play makes Jack a dull boy. " * 2 + "\r\n") * 2000
     yield "200 KB newsletter", message(5, "Monthly newsletter", big)
 
