@@ -153,9 +153,7 @@ static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item
     walk_ctx *c = data;
     const char *it = item ? item : "";
     switch (code) {
-    case GMIME_WARN_TRUNCATED_MESSAGE:
-        c->truncated = true;
-        break;
+    case GMIME_WARN_TRUNCATED_MESSAGE: c->truncated = true; break;
     case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
         anomaly(c->m, MSG_ANOM_NO_BOUNDARY, "multipart/%.40s at byte %lld has no boundary", it,
                 (long long)offset);
@@ -188,8 +186,7 @@ static void find_closers(walk_ctx *c)
         size_t n = (size_t)(le - p);
         while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
             n--;
-        if (n >= 5 && n <= 256 && p[0] == '-' && p[1] == '-' && p[n - 1] == '-' &&
-            p[n - 2] == '-')
+        if (n >= 5 && n <= 256 && p[0] == '-' && p[1] == '-' && p[n - 1] == '-' && p[n - 2] == '-')
             g_hash_table_add(c->closers, g_strndup(p + 2, n - 4));
         p = le + 1;
     }
@@ -208,7 +205,7 @@ static bool has_8bit(const uint8_t *d, size_t n)
 /* Charsets that agree with ASCII on 7-bit bytes (so pure ASCII needs no iconv). */
 static bool ascii_compatible(const char *cs)
 {
-    static const char *const prefix[] = {"us-ascii", "ascii", "utf-8", "utf8", "iso-8859",
+    static const char *const prefix[] = {"us-ascii", "ascii", "utf-8",    "utf8",  "iso-8859",
                                          "iso8859",  "latin", "windows-", "cp125", "koi8"};
     for (size_t i = 0; i < sizeof prefix / sizeof *prefix; i++)
         if (str_iprefix(cs, prefix[i]))
@@ -249,7 +246,8 @@ static conv_result convert(const char *cs, const uint8_t *in, size_t len, char *
     for (;;) {
         char *op = buf + used;
         size_t oleft = cap - used - 1;
-        size_t rc = ileft ? iconv(cd, &ip, &ileft, &op, &oleft) : iconv(cd, NULL, NULL, &op, &oleft);
+        size_t rc =
+            ileft ? iconv(cd, &ip, &ileft, &op, &oleft) : iconv(cd, NULL, NULL, &op, &oleft);
         int err = errno;
         used = (size_t)(op - buf);
         if (rc != (size_t)-1) {
@@ -360,7 +358,8 @@ static void part_text(walk_ctx *c, msg_part *p, const char *declared)
         if (eight) {
             char found[64];
             detect_charset(p->data, p->len, found, sizeof found);
-            anomaly(m, MSG_ANOM_NO_CHARSET, "part %u (%s): 8-bit text without a charset; "
+            anomaly(m, MSG_ANOM_NO_CHARSET,
+                    "part %u (%s): 8-bit text without a charset; "
                     "detected '%s'",
                     p->index, label, *found ? found : "nothing");
         }
@@ -399,8 +398,8 @@ done:
 
 /* ---- URLs ---- */
 
-static void push_url(walk_ctx *c, bool html, const char *url, const char *host,
-                     const char *text, unsigned from, unsigned flags, unsigned part)
+static void push_url(walk_ctx *c, bool html, const char *url, const char *host, const char *text,
+                     unsigned from, unsigned flags, unsigned part)
 {
     size_t *n = html ? &c->n_html : &c->n_text, *cap = html ? &c->cap_html : &c->cap_text;
     html_url **v = html ? &c->html_urls : &c->text_urls;
@@ -566,7 +565,8 @@ static void decode(walk_ctx *c, GMimePart *gp, msg_part *p)
     if (!w)
         return;
     GMimeStream *raw = g_mime_data_wrapper_get_stream(w);
-    if (raw && (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) &&
+    if (raw &&
+        (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) &&
         !encoding_ok(raw, enc))
         anomaly(c->m, MSG_ANOM_BAD_CTE, "part %u (%s): broken %s", p->index, p->content_type,
                 enc == GMIME_CONTENT_ENCODING_BASE64 ? "base64" : "quoted-printable");
@@ -663,15 +663,12 @@ static void walk_multipart(walk_ctx *c, GMimeMultipart *mp, unsigned depth)
         return;
     }
     int count = g_mime_multipart_get_count(mp);
-    const char *boundary = g_mime_multipart_get_boundary(mp);
+    /* (not g_mime_multipart_get_boundary: it invents one when there is none) */
+    const char *boundary = g_mime_object_get_content_type_parameter(o, "boundary");
     const char *prologue = g_mime_multipart_get_prologue(mp);
-    bool no_boundary = false;
-    const char *ctv = g_mime_object_get_header(o, "Content-Type");
-    if (ctv && !g_strstr_len(ctv, -1, "oundary")) /* GMime invents one when it is missing */
-        no_boundary = true;
+    bool no_boundary = !boundary || !*boundary;
     if (no_boundary) {
-        anomaly(m, MSG_ANOM_NO_BOUNDARY, "%s at depth %u has no boundary parameter", label,
-                depth);
+        anomaly(m, MSG_ANOM_NO_BOUNDARY, "%s at depth %u has no boundary parameter", label, depth);
         add_orphan_text(c, prologue, depth + 1);
     } else if (count == 0) {
         anomaly(m, MSG_ANOM_EMPTY_MULTIPART, "%s (boundary '%.60s') holds no parts", label,
@@ -681,8 +678,8 @@ static void walk_multipart(walk_ctx *c, GMimeMultipart *mp, unsigned depth)
         anomaly(m, MSG_ANOM_MISSING_END, "%s: closing boundary '--%.60s--' is missing", label,
                 boundary);
     if (!no_boundary && nonspace(prologue) >= MSG_PREAMBLE_MAX)
-        anomaly(m, MSG_ANOM_PREAMBLE_TEXT, "%s: %zu bytes of text before the first boundary",
-                label, strlen(prologue));
+        anomaly(m, MSG_ANOM_PREAMBLE_TEXT, "%s: %zu bytes of text before the first boundary", label,
+                strlen(prologue));
     for (int i = 0; i < count; i++) {
         GMimeObject *child = g_mime_multipart_get_part(mp, i);
         if (child)
@@ -716,8 +713,7 @@ static void walk(walk_ctx *c, GMimeObject *o, unsigned depth)
 static void raw_part(msg_model *m, const uint8_t *raw, size_t len)
 {
     m->broken = true;
-    anomaly(m, MSG_ANOM_UNPARSABLE, "%zu bytes that do not parse as a message (scanned raw)",
-            len);
+    anomaly(m, MSG_ANOM_UNPARSABLE, "%zu bytes that do not parse as a message (scanned raw)", len);
     m->leaves = 1;
     msg_part *p = new_part(m);
     p->content_type = "application/octet-stream";
