@@ -48,6 +48,7 @@ typedef struct engine {
     unsigned refs; /* guarded by g.lock; `current` counts as one */
     unsigned sigs;
     unsigned number;
+    uint64_t max_filesize;
     struct engine *next; /* in g.retired */
 } engine;
 
@@ -84,7 +85,22 @@ static _Thread_local char load_error[300];
 
 typedef struct {
     const char *name;
+    const char *found; /* the first detection's name, from on_virus */
+    char failed[200]; /* an error libclamav logged that means the scan did not happen */
 } scan_ctx;
+
+/* libclamav 1.4 returns CL_CLEAN when it cannot create the scan's temp directory,
+ * or when an allocation fails in some parsers: it only logs the error. These
+ * messages turn a "clean" into CLAM_ERROR. Errors about the input itself (a
+ * malformed archive) do not: they would tempfail a message forever. */
+static bool is_scan_failure(const char *msg)
+{
+    static const char *const words[] = {"emporary", "Can't create", "alloc", "memory", NULL};
+    for (size_t i = 0; words[i]; i++)
+        if (strstr(msg, words[i]))
+            return true;
+    return false;
+}
 
 /* libclamav's own messages. Scan warnings are about untrusted input (malformed
  * archives and the like), so they go to debug; errors to warn. During a scan the
@@ -102,16 +118,34 @@ static void on_message(enum cl_msg severity, const char *fullmsg, const char *ms
     while (n && text[n - 1] == ' ')
         n--;
     text[n] = '\0';
-    const scan_ctx *c = context;
+    scan_ctx *c = context;
     if (severity == CL_MSG_WARN) {
         log_debug("%s%s%sevent=libclamav level=warning msg=\"%s\"", c ? "job=" : "",
                   c ? c->name : "", c ? " " : "", text);
         return;
     }
-    if (!c)
-        snprintf(load_error, sizeof load_error, "%s", text);
+    if (c && !c->failed[0] && is_scan_failure(text))
+        snprintf(c->failed, sizeof c->failed, "%.199s", text);
+    size_t have = strlen(load_error);
+    if (!c && have < sizeof load_error / 2) { /* the first messages say most */
+        if (have)
+            memcpy(load_error + have, "; ", 3), have += 2;
+        size_t room = sizeof load_error - have - 1, tl = strlen(text);
+        memcpy(load_error + have, text, tl < room ? tl : room);
+        load_error[have + (tl < room ? tl : room)] = '\0';
+    }
     log_warn("%s%s%sevent=libclamav level=error msg=\"%s\"", c ? "job=" : "", c ? c->name : "",
              c ? " " : "", text);
+}
+
+/* Some detections come back as CL_VIRUS without a name (a limit checked before the
+ * scan proper, in libclamav 1.x): the callback sees every one with its name. */
+static void on_virus(int fd, const char *virname, void *context)
+{
+    (void)fd;
+    scan_ctx *c = context;
+    if (c && !c->found)
+        c->found = virname;
 }
 
 static void init_libclamav(void)
@@ -140,9 +174,9 @@ void clam_config_from_params(const params *p, clam_config *c)
 static bool is_database(const char *name)
 {
     static const char *const ext[] = {
-        "cvd", "cld",  "cud",  "hdb", "hsb", "hdu", "hsu", "mdb", "msb",  "mdu",  "msu",
-        "ndb", "ndu",  "ldb",  "ldu", "sdb", "zmd", "rmd", "idb", "fp",   "sfp",  "gdb",
-        "pdb", "wdb",  "cdb",  "cbc", "ftm", "cfg", "crb", "imp", "yar",  "yara", "pwdb",
+        "cvd", "cld",  "cud",  "hdb", "hsb", "hdu", "hsu", "mdb",  "msb", "mdu",  "msu",
+        "ndb", "ndu",  "ldb",  "ldu", "sdb", "zmd", "rmd", "idb",  "fp",  "sfp",  "gdb",
+        "pdb", "wdb",  "cdb",  "cbc", "ftm", "cfg", "crb", "imp",  "yar", "yara", "pwdb",
         "ign", "ign2", "info", "cat", "crt", "pdu", "wdu", "sign", NULL,
     };
     if (name[0] == '.')
@@ -196,6 +230,16 @@ static bool fingerprint(const char *dir, uint64_t *out, size_t *files, char *err
     return true;
 }
 
+static bool have_files(size_t files, char *err, size_t errlen)
+{
+    if (files == 0)
+        snprintf(err, errlen,
+                 "no signatures in %s (expected freshclam's main/daily/bytecode .cvd or .cld "
+                 "files, or .ndb/.hdb/.ldb databases)",
+                 g.db_dir);
+    return files > 0;
+}
+
 /* ---- engines ------------------------------------------------------------------------ */
 
 static bool set_num(struct cl_engine *cl, enum cl_engine_field f, long long v, const char *what,
@@ -218,16 +262,17 @@ static engine *engine_load(char *err, size_t errlen)
     }
     const clam_config *c = &g.cfg;
     cl_error_t rc;
-    if (!set_num(cl, CL_ENGINE_MAX_FILESIZE, (long long)c->max_filesize, "clamav_max_filesize",
-                 err, errlen) ||
-        !set_num(cl, CL_ENGINE_MAX_SCANSIZE, (long long)c->max_scansize, "clamav_max_scansize",
-                 err, errlen) ||
+    if (!set_num(cl, CL_ENGINE_MAX_FILESIZE, (long long)c->max_filesize, "clamav_max_filesize", err,
+                 errlen) ||
+        !set_num(cl, CL_ENGINE_MAX_SCANSIZE, (long long)c->max_scansize, "clamav_max_scansize", err,
+                 errlen) ||
         !set_num(cl, CL_ENGINE_MAX_RECURSION, c->max_recursion, "clamav_max_recursion", err,
                  errlen) ||
         !set_num(cl, CL_ENGINE_MAX_FILES, c->max_files, "clamav_max_files", err, errlen) ||
         !set_num(cl, CL_ENGINE_MAX_SCANTIME, c->max_scantime_ms, "clamav_max_scantime", err,
                  errlen))
         goto fail;
+    cl_engine_set_clcb_virus_found(cl, on_virus);
     if ((rc = cl_engine_set_str(cl, CL_ENGINE_TMPDIR, g.tmpdir)) != CL_SUCCESS) {
         snprintf(err, errlen, "cannot set the temp directory %s: %s", g.tmpdir, cl_strerror(rc));
         goto fail;
@@ -238,8 +283,8 @@ static engine *engine_load(char *err, size_t errlen)
      * adware detector's idea of unwanted is not ours). */
     rc = cl_load(g.db_dir, cl, &sigs, CL_DB_STDOPT);
     if (rc != CL_SUCCESS) {
-        snprintf(err, errlen, "cannot load signatures from %s: %s%s%s", g.db_dir,
-                 cl_strerror(rc), load_error[0] ? ": " : "", load_error);
+        snprintf(err, errlen, "cannot load signatures from %s: %s%s%s%s", g.db_dir, cl_strerror(rc),
+                 load_error[0] ? " (" : "", load_error, load_error[0] ? ")" : "");
         goto fail;
     }
     if (sigs == 0) {
@@ -250,8 +295,8 @@ static engine *engine_load(char *err, size_t errlen)
         goto fail;
     }
     if ((rc = cl_engine_compile(cl)) != CL_SUCCESS) {
-        snprintf(err, errlen, "cannot compile the signatures from %s: %s%s%s", g.db_dir,
-                 cl_strerror(rc), load_error[0] ? ": " : "", load_error);
+        snprintf(err, errlen, "cannot compile the signatures from %s: %s%s%s%s", g.db_dir,
+                 cl_strerror(rc), load_error[0] ? " (" : "", load_error, load_error[0] ? ")" : "");
         goto fail;
     }
     engine *e = xcalloc(1, sizeof *e);
@@ -259,6 +304,7 @@ static engine *engine_load(char *err, size_t errlen)
     e->refs = 1;
     e->sigs = sigs;
     e->number = ++g.loaded;
+    e->max_filesize = c->max_filesize;
     int gerr = 0;
     long long dbver = cl_engine_get_num(cl, CL_ENGINE_DB_VERSION, &gerr);
     long long dbtime = cl_engine_get_num(cl, CL_ENGINE_DB_TIME, &gerr);
@@ -367,8 +413,13 @@ clam_reload_status clam_reload_check(char *err, size_t errlen)
     size_t files;
     clam_reload_status st = CLAM_RELOAD_UNCHANGED;
     uint64_t now = mono_ms();
-    if (!fingerprint(g.db_dir, &fp, &files, err, errlen)) {
-        st = CLAM_RELOAD_FAILED;
+    bool readable = fingerprint(g.db_dir, &fp, &files, err, errlen);
+    if (!readable || !have_files(files, err, errlen)) {
+        /* Said once, not at every interval, until the directory changes again. */
+        fp = readable ? fp : 1;
+        st = fp == g.failed_fingerprint ? CLAM_RELOAD_UNCHANGED : CLAM_RELOAD_FAILED;
+        g.failed_fingerprint = fp;
+        g.failed_at_ms = now;
     } else if (fp == g.fingerprint ||
                (fp == g.failed_fingerprint && now - g.failed_at_ms < RETRY_FAILED_MS)) {
         st = CLAM_RELOAD_UNCHANGED;
@@ -452,8 +503,7 @@ static bool make_tmpdir(const char *want, char *err, size_t errlen)
     }
     char *path = xasprintf("%s/bulwark-clamav-XXXXXX", base);
     if (!mkdtemp(path)) {
-        snprintf(err, errlen, "cannot create a temp directory under %s: %s", base,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot create a temp directory under %s: %s", base, strerror(errno));
         free(path);
         return false;
     }
@@ -506,7 +556,8 @@ bool clam_start(const clam_config *c, char *err, size_t errlen)
     g.failed_fingerprint = 0;
     size_t files;
     if (!make_tmpdir(c->tmpdir, err, errlen) ||
-        !fingerprint(g.db_dir, &g.fingerprint, &files, err, errlen)) {
+        !fingerprint(g.db_dir, &g.fingerprint, &files, err, errlen) ||
+        !have_files(files, err, errlen)) {
         forget_config();
         pthread_mutex_unlock(&g.reload_lock);
         return false;
@@ -538,8 +589,7 @@ bool clam_start(const clam_config *c, char *err, size_t errlen)
     }
     log_info("event=clamav_started dir=%s tmpdir=%s signatures=%u libclamav=%s "
              "reload_interval_ms=%llu",
-             g.db_dir, g.tmpdir, e->sigs, cl_retver(),
-             (unsigned long long)c->reload_interval_ms);
+             g.db_dir, g.tmpdir, e->sigs, cl_retver(), (unsigned long long)c->reload_interval_ms);
     return true;
 }
 
@@ -588,10 +638,17 @@ void clam_stop(void)
  * Heuristics.Zip.OverlappingFiles...) are libclamav's built-in detections of known
  * malware and count as viruses. */
 static const char *const soft_heuristics[] = {
-    "Heuristics.Encrypted.", "Heuristics.OLE2.ContainsMacros", "Heuristics.Phishing.",
-    "Heuristics.Safebrowsing.", "Heuristics.Broken.", "Heuristics.Structured.",
-    "Heuristics.PDF.", "Heuristics.APMPartition", "Heuristics.GPTPartition",
-    "Heuristics.MBRPartition", NULL,
+    "Heuristics.Encrypted.",
+    "Heuristics.OLE2.ContainsMacros",
+    "Heuristics.Phishing.",
+    "Heuristics.Safebrowsing.",
+    "Heuristics.Broken.",
+    "Heuristics.Structured.",
+    "Heuristics.PDF.",
+    "Heuristics.APMPartition",
+    "Heuristics.GPTPartition",
+    "Heuristics.MBRPartition",
+    NULL,
 };
 
 static clam_status classify(const char *name)
@@ -605,8 +662,22 @@ static clam_status classify(const char *name)
     return CLAM_VIRUS;
 }
 
-void clam_scan(const uint8_t *data, size_t len, const char *name, bool heuristics,
-               clam_result *r)
+/* libclamav makes a directory per scan in its temp directory and, if it cannot,
+ * logs an error and reports the message clean. Our private directory cleaned away
+ * (tmpfiles, /dev/shm emptied) is made again; another one missing fails the scan. */
+static bool tmpdir_usable(void)
+{
+    if (!g.tmpdir || access(g.tmpdir, W_OK | X_OK) == 0)
+        return true;
+    if (!g.own_tmpdir)
+        return false;
+    if (mkdir(g.tmpdir, 0700) != 0 && errno != EEXIST)
+        return false;
+    log_warn("event=clamav_tmpdir_recreated tmpdir=%s", g.tmpdir);
+    return true;
+}
+
+void clam_scan(const uint8_t *data, size_t len, const char *name, bool heuristics, clam_result *r)
 {
     memset(r, 0, sizeof *r);
     engine *e = engine_get();
@@ -618,6 +689,13 @@ void clam_scan(const uint8_t *data, size_t len, const char *name, bool heuristic
     r->engine = e->number;
     if (len == 0) {
         r->status = CLAM_CLEAN;
+        engine_release(e);
+        return;
+    }
+    if (!tmpdir_usable()) {
+        r->status = CLAM_ERROR;
+        snprintf(r->name, sizeof r->name, "libclamav's temp directory %s is not usable: %s",
+                 g.tmpdir, strerror(errno));
         engine_release(e);
         return;
     }
@@ -640,15 +718,23 @@ void clam_scan(const uint8_t *data, size_t len, const char *name, bool heuristic
         engine_release(e);
         return;
     }
-    scan_ctx ctx = {name ? name : ""};
+    scan_ctx ctx = {name ? name : "", NULL, ""};
     const char *virname = NULL;
     unsigned long scanned = 0;
     cl_error_t rc = cl_scanmap_callback(map, name, &virname, &scanned, e->cl, &opt, &ctx);
     cl_fmap_close(map);
     switch (rc) {
-    case CL_CLEAN: r->status = CLAM_CLEAN; break;
+    case CL_CLEAN:
+        r->status = ctx.failed[0] ? CLAM_ERROR : CLAM_CLEAN;
+        snprintf(r->name, sizeof r->name, "%s", ctx.failed);
+        break;
     case CL_VIRUS:
-        snprintf(r->name, sizeof r->name, "%s", virname ? virname : "unnamed");
+        if (!virname)
+            virname = ctx.found;
+        if (!virname && len > e->max_filesize)
+            virname = "Heuristics.Limits.Exceeded.MaxFileSize";
+        /* A detection without a name is still a detection: a virus, fail-closed. */
+        snprintf(r->name, sizeof r->name, "%s", virname ? virname : "unnamed detection");
         r->status = classify(r->name);
         break;
     case CL_EMAXREC:
@@ -658,9 +744,7 @@ void clam_scan(const uint8_t *data, size_t len, const char *name, bool heuristic
         r->status = CLAM_LIMITS;
         snprintf(r->name, sizeof r->name, "%s", cl_strerror(rc));
         break;
-    default:
-        r->status = CLAM_ERROR;
-        snprintf(r->name, sizeof r->name, "%s", cl_strerror(rc));
+    default: r->status = CLAM_ERROR; snprintf(r->name, sizeof r->name, "%s", cl_strerror(rc));
     }
     engine_release(e);
 }

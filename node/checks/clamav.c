@@ -12,8 +12,8 @@
  * check.clamav.limits_action: fail-closed); a failed scan is CLAM_ERROR and a
  * tempfail, so the message is retried rather than passed unscanned; no engine in
  * the process is CLAM_UNAVAILABLE, weight 0, said once per message. */
-#include "checks.h"
 #include "clamav.h"
+#include "checks.h"
 #include "log.h"
 #include "util.h"
 
@@ -32,11 +32,13 @@ static const symbol_def clamav_symbols[] = {
     {"CLAM_HEURISTIC", 3.0,
      "A ClamAV heuristic matched: encrypted archive or document, macros, phishing, broken "
      "executable"},
-    {"CLAM_LIMITS", 1.0, "ClamAV could not scan the whole message: a size, file, depth or time "
-                         "limit was reached"},
+    {"CLAM_LIMITS", 1.0,
+     "ClamAV could not scan the whole message: a size, file, depth or time "
+     "limit was reached"},
     {"CLAM_ERROR", 0.0, "The ClamAV scan failed; the message is tempfailed to be retried"},
-    {"CLAM_UNAVAILABLE", 0.0, "check.clamav is enabled but this node has no ClamAV engine "
-                              "(clamav_db_dir is empty)"},
+    {"CLAM_UNAVAILABLE", 0.0,
+     "check.clamav is enabled but this node has no ClamAV engine "
+     "(clamav_db_dir is empty)"},
     {NULL, 0, NULL},
 };
 
