@@ -8,6 +8,7 @@
  * result as it arrives; every result received is printed, so a duplicate answer
  * from the cluster would show as two lines for one file. Exit status: 0 when
  * every request got an answer, 1 when something failed, 2 for usage errors. */
+#include "clamav.h"
 #include "cli.h"
 #include "hdr.h"
 #include "json.h"
@@ -51,6 +52,8 @@ static const char *usage_text =
     "      --ip IP --helo NAME --from ADDR --rcpt ADDR (repeatable)\n"
     "      --local: run the pipeline here; --set KEY=VALUE and --config FILE\n"
     "               give cluster parameters (default: built-in defaults)\n"
+    "      --clamav-db DIR: (--local) scan with ClamAV using the signatures in DIR\n"
+    "               (without it, ClamAV reports CLAM_UNAVAILABLE)\n"
     "      --record: have the master log the verdict (and quarantine) as for mail\n"
     "  config get [--changed] [--version N] [KEY]\n"
     "  config set [--comment TEXT] [--base N] KEY=VALUE... | KEY VALUE\n"
@@ -271,6 +274,7 @@ typedef struct {
     strlist rcpt;
     strlist sets;
     const char *config_file;
+    const char *clamav_db;
     bool local, record;
 } scan_opts;
 
@@ -292,6 +296,16 @@ static int scan_local(ctl *c, scan_opts *o, strlist *files)
     params_destroy(&p);
     if (!pl)
         die("configuration refused: %s", err);
+    params *node_cfg = NULL;
+    if (o->clamav_db) { /* the node's clamav_* limits at their defaults, no reloader */
+        node_cfg = params_new(&params_node);
+        clam_config cc;
+        clam_config_from_params(node_cfg, &cc);
+        cc.db_dir = o->clamav_db;
+        cc.reload_interval_ms = 0;
+        if (!clam_start(&cc, err, sizeof err))
+            die("--clamav-db: %s", err);
+    }
     int failures = 0;
     for (size_t i = 0; i < files->n; i++) {
         size_t len;
@@ -312,6 +326,9 @@ static int scan_local(ctl *c, scan_opts *o, strlist *files)
         free(raw);
     }
     pipeline_release(&pl);
+    if (o->clamav_db)
+        clam_stop();
+    params_destroy(&node_cfg);
     return failures ? 1 : 0;
 }
 
@@ -471,17 +488,14 @@ static int cmd_scan(ctl *c, int argc, char **argv)
 {
     scan_opts o = {0};
     bulwark__envelope__init(&o.env);
-    static const struct option opts[] = {{"local", no_argument, 0, 'l'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"ip", required_argument, 0, 'i'},
-                                         {"helo", required_argument, 0, 'H'},
-                                         {"from", required_argument, 0, 'f'},
-                                         {"rcpt", required_argument, 0, 'r'},
-                                         {"set", required_argument, 0, 's'},
-                                         {"config", required_argument, 0, 'C'},
-                                         {"record", no_argument, 0, 'R'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"local", no_argument, 0, 'l'},      {"json", no_argument, 0, 'j'},
+        {"ip", required_argument, 0, 'i'},   {"helo", required_argument, 0, 'H'},
+        {"from", required_argument, 0, 'f'}, {"rcpt", required_argument, 0, 'r'},
+        {"set", required_argument, 0, 's'},  {"config", required_argument, 0, 'C'},
+        {"record", no_argument, 0, 'R'},     {"clamav-db", required_argument, 0, 'A'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
+    };
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+lj", opts, NULL)) != -1) {
@@ -495,6 +509,11 @@ static int cmd_scan(ctl *c, int argc, char **argv)
         case 's': strlist_add(&o.sets, optarg); break;
         case 'C': o.config_file = optarg; break;
         case 'R': o.record = true; break;
+        case 'A':
+            if (!*optarg)
+                die_usage("scan: --clamav-db wants a directory");
+            o.clamav_db = optarg;
+            break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: die_usage("scan: bad option");
         }
@@ -505,6 +524,8 @@ static int cmd_scan(ctl *c, int argc, char **argv)
         die_usage("scan: --set and --config only apply with --local");
     if (o.local && o.record)
         die_usage("scan: --record needs the cluster (not --local)");
+    if (!o.local && o.clamav_db)
+        die_usage("scan: --clamav-db only applies with --local (nodes use their clamav_db_dir)");
     o.env.rcpt = o.rcpt.v;
     o.env.n_rcpt = o.rcpt.n;
     strlist files = {0};

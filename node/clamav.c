@@ -683,7 +683,9 @@ void clam_scan(const uint8_t *data, size_t len, const char *name, bool heuristic
     engine *e = engine_get();
     if (!e) {
         r->status = CLAM_UNAVAILABLE;
-        snprintf(r->name, sizeof r->name, "no ClamAV engine in this process (clamav_db_dir)");
+        snprintf(r->name, sizeof r->name,
+                 "no ClamAV engine loaded (bulwark-node: clamav_db_dir is empty; bulwarkctl scan "
+                 "--local: no --clamav-db)");
         return;
     }
     r->engine = e->number;

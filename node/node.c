@@ -12,6 +12,7 @@
  * returns one credit per result. If the master goes silent the node reconnects
  * (Paranoid Pirate); on SIGTERM it hands back queued jobs, finishes the ones in
  * progress, says a final Bye and exits. */
+#include "clamav.h"
 #include "daemon.h"
 #include "keys.h"
 #include "log.h"
@@ -578,6 +579,16 @@ int main(int argc, char **argv)
 
     int sigfd = daemon_signalfd();
     daemon_drop_privileges(params_str(n.cfg, "user"));
+    /* ClamAV before the workers: an administrator who configured it must not get a
+     * node scanning without it. Loads as the service user, who must read the dir. */
+    clam_config clam;
+    clam_config_from_params(n.cfg, &clam);
+    bool clamav = *clam.db_dir != '\0';
+    if (clamav && !clam_start(&clam, err, sizeof err))
+        log_fatal("event=clamav_failed clamav_db_dir=%s error=\"%s\"", clam.db_dir, err);
+    if (!clamav)
+        log_info("event=clamav_off reason=\"clamav_db_dir is empty\" effect=\"CLAM_UNAVAILABLE "
+                 "when check.clamav.enabled\"");
     n.ctx = zmq_ctx_new();
     n.inproc = zx_socket(n.ctx, ZMQ_ROUTER, 0);
     if (zmq_bind(n.inproc, WORKERS_EP) != 0)
@@ -679,6 +690,8 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < n.nworkers; i++)
         pthread_join(n.threads[i], NULL);
+    if (clamav)
+        clam_stop();
     log_info("event=stopped jobs_done=%llu unfinished=%u", (unsigned long long)n.jobs_done,
              n.in_node);
     for (uint32_t i = 0; i < n.qlen; i++)
