@@ -245,7 +245,9 @@ static const param_def cluster_defs[] = {
     {"check.clamav.action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
      "What a message with a virus (CLAM_VIRUS) gets."},
     {"check.clamav.heuristics", P_BOOL, "yes", NOB,
-     "ClamAV heuristics: phishing, broken executables, encrypted archives, macros."},
+     "ClamAV heuristics (CLAM_HEURISTIC: a weight, no forced action): encrypted archives and "
+     "documents, Office macros, phishing (cloaked URLs, spoofed domains), broken executables. "
+     "Limits are detected either way (CLAM_LIMITS)."},
     {"check.clamav.limits_action", P_ENUM, "quarantine", 0, 0, "none|tag|quarantine|reject",
      "What a message ClamAV could not scan in full (CLAM_LIMITS) gets (fail-closed)."},
     /* -- end check.clamav -- */
