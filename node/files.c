@@ -216,11 +216,15 @@ static void find_passwords(const char *text, size_t max, strlist *out)
         const char *kw;
         bool colon; /* short words count only before ':' or '=' */
     } keys[] = {
-        {"password", false}, {"passwort", false}, {"passwd", false},     {"passcode", false},
-        {"kennwort", false}, {"wachtwoord", false}, {"mot de passe", false}, {"contraseña", false},
-        {"contrasena", false}, {"senha", false},    {"parola", false},     {"hasło", false},
-        {"haslo", false},    {"pass", true},        {"pwd", true},         {"pw", true},
-        {"code", true},      {"pin", true},
+        {"password", false},     {"passwort", false},
+        {"passwd", false},       {"passcode", false},
+        {"kennwort", false},     {"wachtwoord", false},
+        {"mot de passe", false}, {"contraseña", false},
+        {"contrasena", false},   {"senha", false},
+        {"parola", false},       {"hasło", false},
+        {"haslo", false},        {"pass", true},
+        {"pwd", true},           {"pw", true},
+        {"code", true},          {"pin", true},
     };
     /* Words after a keyword first: they are the likely ones. */
     for (const char *p = text; *p && out->n < max; p++) {
@@ -270,7 +274,11 @@ static void find_passwords(const char *text, size_t max, strlist *out)
 
 /* ---- libarchive ---- */
 
-static struct archive *reader_new(const uint8_t *data, size_t len, bool raw, const strlist *pw)
+/* A reader over data, positioned before the first header (libarchive bids for the
+ * format when opening). NULL when no format knows the bytes, or when one does (or a
+ * filter does) and fails on them: then *damaged is set, with the reason in err. */
+static struct archive *reader_new(const uint8_t *data, size_t len, bool raw, const strlist *pw,
+                                  bool *damaged, char *err, size_t errlen)
 {
     struct archive *a = archive_read_new();
     /* Filters and formats one by one: _all would add uuencode (any text) and the
@@ -299,7 +307,11 @@ static struct archive *reader_new(const uint8_t *data, size_t len, bool raw, con
     }
     for (size_t i = 0; pw && i < pw->n; i++)
         archive_read_add_passphrase(a, pw->v[i]);
+    *damaged = false;
     if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+        const char *e = archive_error_string(a);
+        snprintf(err, errlen, "%s", e ? e : "cannot open");
+        *damaged = !strstr(err, "Unrecognized archive format");
         archive_read_free(a);
         return NULL;
     }
@@ -318,10 +330,9 @@ static char *stream_member_name(const char *outer)
 {
     static const struct {
         const char *suffix, *repl;
-    } sfx[] = {{".tgz", ".tar"}, {".tbz2", ".tar"}, {".tbz", ".tar"}, {".txz", ".tar"},
-               {".gz", ""},      {".gzip", ""},     {".bz2", ""},     {".bz", ""},
-               {".xz", ""},      {".lz", ""},       {".zst", ""},     {".lz4", ""},
-               {".z", ""}};
+    } sfx[] = {{".tgz", ".tar"}, {".tbz2", ".tar"}, {".tbz", ".tar"}, {".txz", ".tar"}, {".gz", ""},
+               {".gzip", ""},    {".bz2", ""},      {".bz", ""},      {".xz", ""},      {".lz", ""},
+               {".zst", ""},     {".lz4", ""},      {".z", ""}};
     const char *base = strrchr(outer, '/');
     base = base ? base + 1 : outer;
     size_t n = strlen(base);
@@ -360,8 +371,8 @@ static read_result read_member(walker *w, struct archive *a, size_t aidx, size_t
         *arch_expanded += (uint64_t)k;
         fs->expanded += (uint64_t)k;
         if (lim->max_total && fs->expanded > lim->max_total) {
-            note(fs, WALK_TOO_BIG, "%.150s: more than %llu bytes expanded in all",
-                 fs->v[m].path, (unsigned long long)lim->max_total);
+            note(fs, WALK_TOO_BIG, "%.150s: more than %llu bytes expanded in all", fs->v[m].path,
+                 (unsigned long long)lim->max_total);
             fs->priv->stop = true;
             res = READ_LIMIT;
             break;
@@ -505,8 +516,8 @@ static void walk_entries(walker *w, struct archive *a, size_t aidx, bool single,
         if (single || archive_entry_filetype(e) == AE_IFREG) {
             char *name;
             if (single) {
-                name = stream_member_name(fs->v[aidx].name[0] ? fs->v[aidx].name
-                                                              : fs->v[aidx].path);
+                name =
+                    stream_member_name(fs->v[aidx].name[0] ? fs->v[aidx].name : fs->v[aidx].path);
             } else {
                 const char *pn = archive_entry_pathname(e);
                 if (!pn)
@@ -536,36 +547,45 @@ static void walk_file(walker *w, size_t idx)
     size_t len = f->len;
     const strlist *pw = fs->priv->pw.n ? &fs->priv->pw : NULL;
 
-    bool single = false;
+    bool single = false, damaged;
+    char err[128];
     struct archive_entry *e = NULL;
-    struct archive *a = reader_new(data, len, false, pw);
+    struct archive *a = reader_new(data, len, false, pw, &damaged, err, sizeof err);
     int r = a ? archive_read_next_header(a, &e) : ARCHIVE_FATAL;
-    if (r < ARCHIVE_WARN && r != ARCHIVE_EOF) {
-        const char *err = a ? archive_error_string(a) : NULL;
-        bool recognised = a && !(err && strstr(err, "Unrecognized archive format"));
-        if (!recognised) {
-            if (a)
-                archive_read_free(a);
-            /* Not an archive; perhaps one compressed file. */
-            a = reader_new(data, len, true, NULL);
-            r = a ? archive_read_next_header(a, &e) : ARCHIVE_FATAL;
-            if (!a || archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE ||
-                (r < ARCHIVE_WARN && r != ARCHIVE_EOF)) {
-                if (a)
-                    archive_read_free(a);
-                return;
-            }
-            single = true;
+    bool filtered = a && archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE;
+    if ((!a && !damaged) || (a && r == ARCHIVE_EOF && filtered)) {
+        /* Not an archive (or a compressed empty tar: zeros); perhaps one compressed
+         * file: the raw format takes anything, so only a filter can fail here. */
+        if (a)
+            archive_read_free(a);
+        a = reader_new(data, len, true, NULL, &damaged, err, sizeof err);
+        r = a ? archive_read_next_header(a, &e) : ARCHIVE_FATAL;
+        if (a && (archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE ||
+                  (r < ARCHIVE_WARN && r != ARCHIVE_EOF))) {
+            archive_read_free(a);
+            return;
         }
+        single = true;
+    } else if (a && r == ARCHIVE_EOF) {
+        archive_read_free(a); /* an empty archive: nothing to list */
+        return;
     }
+    if (!a && !damaged)
+        return;
     if (fs->v[idx].depth >= lim->max_depth) {
         fs->v[idx].flags |= FILE_TOO_DEEP;
         note(fs, WALK_TOO_DEEP, "%.150s: an archive nested deeper than %zu levels, not opened",
              fs->v[idx].path, lim->max_depth);
-        archive_read_free(a);
+        if (a)
+            archive_read_free(a);
         return;
     }
     fs->v[idx].flags |= FILE_ARCHIVE;
+    if (!a) { /* a compression filter knew the bytes and failed on them */
+        fs->v[idx].flags |= FILE_TRUNCATED;
+        note(fs, WALK_DAMAGED, "%.150s: damaged (%.80s)", fs->v[idx].path, err);
+        return;
+    }
     walk_entries(w, a, idx, single, r, e);
     archive_read_free(a);
 }
