@@ -22,8 +22,8 @@
 #include <strings.h>
 #include <unicode/uchar.h>
 #include <unicode/ucnv.h>
-#include <unicode/ustring.h>
 #include <unicode/uspoof.h>
+#include <unicode/ustring.h>
 #include <unicode/utf8.h>
 
 /* Longest text judged, in bytes: display names, subjects and hosts are far shorter. */
@@ -69,8 +69,7 @@ static bool is_separator(UChar32 c)
 {
     if (c == '.' || c == '-' || c == '_')
         return false;
-    return c < 0 || u_isUWhiteSpace(c) || u_ispunct(c) || u_iscntrl(c) ||
-           (c < 0x80 && !isalnum(c));
+    return c < 0 || u_isUWhiteSpace(c) || u_ispunct(c) || u_iscntrl(c) || (c < 0x80 && !isalnum(c));
 }
 
 bool uni_mixed_script(const uni_checker *u, const char *utf8, char *word, size_t wordlen)
@@ -367,7 +366,8 @@ static int parse_word(const char *p, const char **end, char **dec, int32_t *decl
     size_t cslen = (size_t)(q - cs);
     char enc = (char)toupper((unsigned char)q[1]);
     const char *text = q + 3, *t = text;
-    while (*t && !(t[0] == '?' && t[1] == '=') && (unsigned char)*t > ' ' && (unsigned char)*t != 0x7f)
+    while (*t && !(t[0] == '?' && t[1] == '=') && (unsigned char)*t > ' ' &&
+           (unsigned char)*t != 0x7f)
         t++;
     if (!(t[0] == '?' && t[1] == '=')) {
         *end = t;

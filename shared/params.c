@@ -158,6 +158,12 @@ static const param_def cluster_defs[] = {
     {"check.headers.protected_domains", P_STR, "", NOB,
      "Your domains and brands, comma-separated: a From display name naming one while the "
      "address is elsewhere gets FROM_NAME_IMPERSONATION."},
+    {"check.headers.received_tolerance", P_DURATION, "15m", 0, 86400000.0, NULL,
+     "Clock skew allowed between Received hops: an older hop dated more than this after a "
+     "newer one gets RECEIVED_DATES_DISORDER."},
+    {"check.headers.max_received", P_INT, "30", 1, 1000, NULL,
+     "More Received fields than this gets RECEIVED_TOO_MANY (a mail loop or a padded "
+     "header)."},
     /* -- end check.headers -- */
     /* -- check.mime -- */
     {"check.mime.enabled", P_BOOL, "yes", NOB,
