@@ -266,13 +266,15 @@ static conv_result convert(const char *cs, const uint8_t *in, size_t len, char *
         break;
     }
     iconv_close(cd);
+    for (size_t i = 0; r == CONV_OK && i < used; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' '; /* text is NUL-terminated: an embedded NUL would cut it */
+    if (r == CONV_OK && !g_utf8_validate(buf, (gssize)used, NULL))
+        r = CONV_INVALID; /* glibc's UTF-8 takes code points past U+10FFFF */
     if (r != CONV_OK) {
         free(buf);
         return r;
     }
-    for (size_t i = 0; i < used; i++)
-        if (buf[i] == '\0')
-            buf[i] = ' '; /* text is NUL-terminated: an embedded NUL would cut it */
     buf[used] = '\0';
     *out = buf;
     *outlen = used;
@@ -350,7 +352,7 @@ static void part_text(walk_ctx *c, msg_part *p, const char *declared)
             p->text_charset = pool_strdup(m, meta);
             goto done;
         }
-        bool esc = memchr(p->data, 0x1b, p->len) != NULL; /* ISO-2022-* is 7-bit */
+        bool esc = p->len && memchr(p->data, 0x1b, p->len) != NULL; /* ISO-2022-* is 7-bit */
         if (!eight && !esc) {
             p->text_charset = "us-ascii";
             goto ascii;
@@ -474,6 +476,7 @@ static void part_html(walk_ctx *c, msg_part *p)
     a->base_href += s->base_href;
     a->images += s->images;
     a->text_len += s->text_len;
+    a->hidden_len += s->hidden_len;
     a->parse_error = a->parse_error || s->parse_error;
     html_free(&d);
 }

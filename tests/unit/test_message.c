@@ -200,8 +200,9 @@ static void test_decoded_bytes(void **state)
     "\x91\x97\x82\xc9\x82\xc2\x82\xa2\x82\xc4\x82\xa8\x92m\x82\xe7\x82\xb9\x82\xb5\x82\xdc\x82"    \
     "\xb7\x81"                                                                                     \
     "B"
-#define JA_UTF8 "\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf" /* the first word   \
-                                                                                */
+#define JA_UTF8                                                                                    \
+    "\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf" /* the first word               \
+                                                                    */
 
 /* One text/plain part with the given Content-Type parameters and body. */
 static msg_model *text_msg(const char *ct_params, const char *body)
