@@ -58,6 +58,7 @@ typedef struct {
     unsigned base_href; /* <base href> */
     unsigned images; /* <img> */
     size_t text_len; /* bytes of visible text */
+    size_t hidden_len; /* bytes of text hidden by style (a preheader is ~100; stuffing more) */
     bool parse_error; /* libxml2 gave up (the text collected so far is kept) */
 } html_stats;
 

@@ -244,6 +244,15 @@ static const param_def cluster_defs[] = {
      "bit.ly,bitly.com,tinyurl.com,goo.gl,t.co,ow.ly,is.gd,buff.ly,rebrand.ly,cutt.ly,"
      "shorturl.at,tiny.cc,rb.gy,t.ly,bit.do,lnkd.in,s.id,v.gd,qr.ae,tr.im",
      NOB, "Hosts of URL shorteners (URL_SHORTENER), comma-separated."},
+    {"check.html.redirectors", P_STR,
+     "list-manage.com,mcsv.net,mailchi.mp,sendgrid.net,mailgun.org,mandrillapp.com,"
+     "hubspotlinks.com,hs-sites.com,rs6.net,createsend.com,cmail19.com,cmail20.com,"
+     "exacttarget.com,awstrack.me,mlsend.com,klclick.com,klclick1.com,sparkpostmail.com,"
+     "mjt.lu,sendibt3.com,sendinblue.com,brevo.com,outlook.com,urldefense.com,"
+     "urldefense.proofpoint.com,mimecast.com,linkedin.com,doubleclick.net",
+     NOB,
+     "Registrable domains of click-tracking and link-rewriting services: a link through one is "
+     "never a deceptive link (URL_DECEPTIVE_LINK), comma-separated."},
     /* -- end check.html -- */
     /* -- check.clamav -- */
     {"check.clamav.enabled", P_BOOL, "yes", NOB,
