@@ -63,13 +63,18 @@ void uni_checker_destroy(uni_checker **up)
 
 /* ---- mixed scripts ---------------------------------------------------------------- */
 
-/* Word separators: white space and punctuation, except the '.', '-' and '_' that
- * hold a host name or a brand together. */
+/* A word is a run of letters, digits and combining marks (with ZWNJ/ZWJ, which
+ * Persian and Indic words hold). Everything else separates, '.' and '-' included:
+ * Russian writes "PDF-файл" and "IT-специалист", and a lookalike host label
+ * ("раураl" of "раураl.com") is mixed on its own. */
 static bool is_separator(UChar32 c)
 {
-    if (c == '.' || c == '-' || c == '_')
+    if (c < 0)
+        return true;
+    if (u_isalnum(c) || c == 0x200c || c == 0x200d)
         return false;
-    return c < 0 || u_isUWhiteSpace(c) || u_ispunct(c) || u_iscntrl(c) || (c < 0x80 && !isalnum(c));
+    int8_t t = u_charType(c);
+    return t != U_NON_SPACING_MARK && t != U_COMBINING_SPACING_MARK && t != U_ENCLOSING_MARK;
 }
 
 bool uni_mixed_script(const uni_checker *u, const char *utf8, char *word, size_t wordlen)

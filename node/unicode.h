@@ -23,10 +23,10 @@ uni_checker *uni_checker_new(char *err, size_t errlen);
 void uni_checker_destroy(uni_checker **u);
 
 /* True when one word of utf8 mixes scripts the restriction level refuses (Latin with
- * Cyrillic in "PаyPal") or is a mixed-script confusable. Words are split at white
- * space and punctuation other than '.', '-' and '_', so "Re: Привет" or a Russian
- * subject naming "Amazon" is not mixed. The first offending word is copied into
- * word (may be NULL). */
+ * Cyrillic in "PаyPal") or is a mixed-script confusable. Words are runs of letters,
+ * digits and marks, split at anything else ('.' and '-' too), so "Re: Привет", a
+ * Russian subject naming "Amazon" or "PDF-файл" is not mixed. The first offending
+ * word is copied into word (may be NULL). */
 bool uni_mixed_script(const uni_checker *u, const char *utf8, char *word, size_t wordlen);
 
 /* The UTS #39 skeleton of the case-folded text: two strings with the same skeleton

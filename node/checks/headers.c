@@ -859,23 +859,30 @@ static int ip_class(const char *ip)
     return IP_NONE;
 }
 
-/* The address in "[...]" or a bare one in a comment, from a clause's text. */
+/* The connecting address in a from clause. The HELO is the sender's to choose,
+ * so an address inside the clause's comment (what the receiving MTA saw: Postfix
+ * and Sendmail "(rdns [IP])", Exim "([IP] helo=...)", Exchange "(IP)") wins over a
+ * bracketed HELO; only without one is an address anywhere in the clause taken. */
 static void clause_ip(const char *s, size_t n, hop *hp)
 {
     char buf[64];
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '[' && s[i] != '(' && s[i] != ' ')
-            continue;
-        size_t start = i + 1, len = strcspn(s + start, "] )");
-        if (start + len > n || len == 0 || len >= sizeof buf)
-            continue;
-        snprintf(buf, sizeof buf, "%.*s", (int)len, s + start);
-        const char *ip = strncasecmp(buf, "IPv6:", 5) == 0 ? buf + 5 : buf;
-        int c = ip_class(ip);
-        if (c != IP_NONE) {
-            snprintf(hp->ip, sizeof hp->ip, "%s", ip);
-            hp->ipclass = c;
-            return;
+    for (int pass = 0; pass < 2; pass++) {
+        int depth = 0;
+        for (size_t i = 0; i < n; i++) {
+            depth += s[i] == '(' ? 1 : s[i] == ')' && depth > 0 ? -1 : 0;
+            if ((s[i] != '[' && s[i] != '(' && s[i] != ' ') || (pass == 0 && depth == 0))
+                continue;
+            size_t start = i + 1, len = strcspn(s + start, "] )");
+            if (start + len > n || len == 0 || len >= sizeof buf)
+                continue;
+            snprintf(buf, sizeof buf, "%.*s", (int)len, s + start);
+            const char *ip = strncasecmp(buf, "IPv6:", 5) == 0 ? buf + 5 : buf;
+            int c = ip_class(ip);
+            if (c != IP_NONE) {
+                snprintf(hp->ip, sizeof hp->ip, "%s", ip);
+                hp->ipclass = c;
+                return;
+            }
         }
     }
 }

@@ -75,7 +75,9 @@ static void test_mixed_script(void **state)
     /* Latin P, y, P, a, l with a Cyrillic а. */
     assert_true(uni_mixed_script(u, "Your P\xd0\xb0yPal account", word, sizeof word));
     assert_string_equal(word, "P\xd0\xb0yPal");
-    assert_true(uni_mixed_script(u, "\xd1\x80\xd0\xb0\xd1\x83\xd1\x80\xd0\xb0l.com", NULL, 0));
+    assert_true(
+        uni_mixed_script(u, "\xd1\x80\xd0\xb0\xd1\x83\xd1\x80\xd0\xb0l.com", word, sizeof word));
+    assert_string_equal(word, "\xd1\x80\xd0\xb0\xd1\x83\xd1\x80\xd0\xb0l");
     /* Latin with Greek omicron. */
     assert_true(uni_mixed_script(u, "G\xce\xbf\x6fgle", word, sizeof word));
 
@@ -102,6 +104,13 @@ static void test_mixed_script(void **state)
                                   "\xac",
                                   NULL, 0)); /* Greek */
     assert_false(uni_mixed_script(u, "ni\xc3\xb1o caf\xc3\xa9, 50% off!", NULL, 0));
+    /* Hyphen and dot join words of two scripts in ordinary Russian. */
+    assert_false(uni_mixed_script(u,
+                                  "PDF-\xd1\x84\xd0\xb0\xd0\xb9\xd0\xbb Mr.\xd0\x98"
+                                  "\xd0\xb2\xd0\xb0\xd0\xbd",
+                                  NULL, 0));
+    /* Combining marks stay in their word: "cafe" + U+0301. */
+    assert_false(uni_mixed_script(u, "cafe\xcc\x81", NULL, 0));
     assert_false(uni_mixed_script(u, "", NULL, 0));
     assert_false(uni_mixed_script(u, "\xff\xfe\xfd", NULL, 0));
 }
@@ -552,7 +561,8 @@ static void test_received_chain(void **state)
 
     /* A private hop between two public ones. */
     static const char *const priv[] = {
-        "from out.sender.test (out.sender.test [203.0.113.7]) by mx.shop.test (Postfix)",
+        /* The HELO is a private literal; the address the MTA saw is public. */
+        "from [10.1.1.1] (out.sender.test [203.0.113.7]) by mx.shop.test (Postfix)",
         "from hop.test (unknown [192.168.4.4]) by out.sender.test (Postfix)",
         "from client.test (client.test [198.51.100.9]) by hop.test (Postfix)",
     };
