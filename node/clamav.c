@@ -580,12 +580,13 @@ bool clam_start(const clam_config *c, char *err, size_t errlen)
         pthread_cond_init(&g.wake, &ca);
         pthread_condattr_destroy(&ca);
         pthread_mutex_lock(&g.lock);
-        g.thread_running = pthread_create(&g.thread, NULL, reloader_main, NULL) == 0;
+        int rc = pthread_create(&g.thread, NULL, reloader_main, NULL);
+        g.thread_running = rc == 0;
         pthread_mutex_unlock(&g.lock);
-        if (!g.thread_running)
+        if (rc != 0)
             log_error("event=clamav_reloader_failed error=\"%s\" hint=\"signatures will not "
                       "be reloaded until restart\"",
-                      strerror(errno));
+                      strerror(rc));
     }
     log_info("event=clamav_started dir=%s tmpdir=%s signatures=%u libclamav=%s "
              "reload_interval_ms=%llu",
