@@ -12,6 +12,7 @@
 #include "unicode.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,33 @@ static void test_decode_2047(void **state)
     /* The output is cut, never overrun; NULL info is fine. */
     assert_int_equal(uni_decode_2047("=?utf-8?q?abcdef?=", out, 4, NULL), 3);
     assert_string_equal(out, "abc");
+}
+
+/* One configured checker, many threads (ICU: const USpoofChecker calls are thread safe). */
+static void *hammer(void *arg)
+{
+    const uni_checker *u = arg;
+    char word[64], sk[128];
+    for (int i = 0; i < 300; i++) {
+        if (!uni_confusable(u, "\xd1\x80\xd0\xb0\xd1\x83\xd1\x80\xd0\xb0l.com", "paypal.com") ||
+            !uni_mixed_script(u, "P\xd0\xb0yPal", word, sizeof word) ||
+            uni_mixed_script(u, "plain words", NULL, 0) ||
+            !uni_skeleton(u, "Example", sk, sizeof sk) || strcmp(sk, "exarnple") != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_threads_share_checker(void **state)
+{
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, hammer, *state), 0);
+    for (int i = 0; i < 4; i++) {
+        void *res;
+        assert_int_equal(pthread_join(th[i], &res), 0);
+        assert_null(res);
+    }
 }
 
 /* ---- through the pipeline --------------------------------------------------------------- */
@@ -693,6 +721,44 @@ static void test_confusable_url_host(void **state)
     scan_task_destroy(&t);
 }
 
+/* Random header values: whatever the bytes, the check finishes (ASan watches). */
+static void test_garbage_headers(void **state)
+{
+    static const char alphabet[] = "aZ09 @<>\"(),.:;[]\\=?_-\t\x80\xd0\xb0\xff";
+    static const char *const starts[] = {"=?utf-8?B?", "=?x?Q?", "\"", "(", "<",  "[",
+                                         "from [",     "by ",    "; ", "@", "g:", "=?"};
+    uint32_t seed = 12345;
+    char from[160] = "", subj[160] = "", recv[160] = "", extra[640];
+    for (int round = 0; round < 400; round++) {
+        char *bufs[] = {from, subj, recv};
+        for (int b = 0; b < 3; b++) {
+            size_t n = 0;
+            while (n < 150) {
+                seed = seed * 1103515245u + 12345u;
+                uint32_t r = seed >> 8;
+                if (r % 7 == 0) {
+                    const char *st = starts[r % (sizeof starts / sizeof starts[0])];
+                    size_t l = strlen(st);
+                    if (n + l >= 150)
+                        break;
+                    memcpy(bufs[b] + n, st, l);
+                    n += l;
+                } else {
+                    bufs[b][n++] = alphabet[r % (sizeof alphabet - 1)];
+                }
+                if (r % 31 == 0)
+                    break;
+            }
+            bufs[b][n] = '\0';
+        }
+        snprintf(extra, sizeof extra, "Received: %s\r\nReply-To: %s\r\nReceived: %s\r\n", recv,
+                 subj, from);
+        scan_task *t = scan(state, message(from, subj, extra, "b"));
+        assert_non_null(scan_result(t));
+        scan_task_destroy(&t);
+    }
+}
+
 static void test_no_protected_domains(void **state)
 {
     (void)state;
@@ -714,10 +780,9 @@ static void test_no_protected_domains(void **state)
 int main(void)
 {
     const struct CMUnitTest uni[] = {
-        cmocka_unit_test(test_skeleton_confusable),
-        cmocka_unit_test(test_mixed_script),
-        cmocka_unit_test(test_whole_script_and_idna),
-        cmocka_unit_test(test_decode_2047),
+        cmocka_unit_test(test_skeleton_confusable),   cmocka_unit_test(test_mixed_script),
+        cmocka_unit_test(test_whole_script_and_idna), cmocka_unit_test(test_decode_2047),
+        cmocka_unit_test(test_threads_share_checker),
     };
     const struct CMUnitTest pipe[] = {
         cmocka_unit_test(test_protected_name),
@@ -730,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_received_chain),
         cmocka_unit_test(test_newsletter_scores_zero),
         cmocka_unit_test(test_confusable_url_host),
+        cmocka_unit_test(test_garbage_headers),
         cmocka_unit_test(test_no_protected_domains),
     };
     int failed = cmocka_run_group_tests_name("unicode", uni, setup_uni, teardown_uni);
