@@ -604,11 +604,13 @@ void clam_stop(void)
     pthread_mutex_unlock(&g.lock);
     if (joining) {
         pthread_join(g.thread, NULL);
+        pthread_mutex_lock(&g.lock);
+        g.thread_running = false; /* before the condition goes */
+        pthread_mutex_unlock(&g.lock);
         pthread_cond_destroy(&g.wake);
     }
     pthread_mutex_lock(&g.reload_lock);
     pthread_mutex_lock(&g.lock);
-    g.thread_running = false;
     engine *cur = g.current, *ret = g.retired;
     g.current = NULL;
     g.retired = NULL;
