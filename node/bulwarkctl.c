@@ -8,7 +8,7 @@
  * result as it arrives; every result received is printed, so a duplicate answer
  * from the cluster would show as two lines for one file. Exit status: 0 when
  * every request got an answer, 1 when something failed, 2 for usage errors. */
-#include "clamav.h"
+#include "clam.h"
 #include "cli.h"
 #include "hdr.h"
 #include "json.h"

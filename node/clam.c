@@ -1,4 +1,4 @@
-/* clamav.c - the process's libclamav engine: load, scan, live reload.
+/* clam.c - the process's libclamav engine: load, scan, live reload.
  *
  * One holder per process (libclamav itself is initialised once): `current` is the
  * engine new scans use; it holds one reference and each scan in progress another,
@@ -13,19 +13,11 @@
  * temp directory, a private one on tmpfs by default. Limits are always turned into
  * detections (CL_SCAN_HEURISTIC_EXCEEDS_MAX) so a message is never passed as clean
  * because it was too big to scan. */
-#include "clamav.h"
+#include "clam.h"
 #include "log.h"
 #include "util.h"
 
-/* libclamav's header has our header's name, and node/ is on the include path, so
- * <clamav.h> would find ours: name the installed one by its directory. */
-#if __has_include(</usr/include/clamav.h>)
-#include </usr/include/clamav.h>
-#elif __has_include(</usr/local/include/clamav.h>)
-#include </usr/local/include/clamav.h>
-#else
-#error "libclamav's clamav.h not found in /usr/include or /usr/local/include"
-#endif
+#include <clamav.h>
 
 #include <dirent.h>
 #include <errno.h>

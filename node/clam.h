@@ -1,4 +1,4 @@
-/* clamav.h - ClamAV in process: one libclamav engine per process, reloaded live.
+/* clam.h - ClamAV in process: one libclamav engine per process, reloaded live.
  *
  * The engine (signatures compiled into matchers: ~1 GB with the official
  * databases) is shared by every scanning thread of the process and lives outside
@@ -8,8 +8,8 @@
  * engine is freed when its last scan ends. The whole raw message is scanned once,
  * as clamd and clamav-milter do: libclamav decodes MIME and opens archives itself,
  * within the limits set here. */
-#ifndef BW_CLAMAV_H
-#define BW_CLAMAV_H
+#ifndef BW_CLAM_H
+#define BW_CLAM_H
 
 #include "params.h"
 

@@ -12,7 +12,7 @@
  * returns one credit per result. If the master goes silent the node reconnects
  * (Paranoid Pirate); on SIGTERM it hands back queued jobs, finishes the ones in
  * progress, says a final Bye and exits. */
-#include "clamav.h"
+#include "clam.h"
 #include "daemon.h"
 #include "keys.h"
 #include "log.h"

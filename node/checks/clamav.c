@@ -1,6 +1,6 @@
 /* clamav.c - the ClamAV check: the whole raw message through libclamav, once.
  *
- * The engine belongs to the process (node/clamav.c), not to the generation: the
+ * The engine belongs to the process (node/clam.c), not to the generation: the
  * state built here only holds the actions and the heuristics switch. The raw
  * message is scanned as one buffer, as clamd/clamav-milter do: libclamav decodes
  * the MIME parts and opens the archives itself, with its own limits, so its mail
@@ -12,7 +12,7 @@
  * check.clamav.limits_action: fail-closed); a failed scan is CLAM_ERROR and a
  * tempfail, so the message is retried rather than passed unscanned; no engine in
  * the process is CLAM_UNAVAILABLE, weight 0, said once per message. */
-#include "clamav.h"
+#include "clam.h"
 #include "checks.h"
 #include "log.h"
 #include "util.h"

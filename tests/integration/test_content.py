@@ -137,7 +137,7 @@ def test_cluster_scans_with_clamav_and_reloads(cluster, built, tmp_path):
     for f in db.iterdir():
         (live_db / f.name).write_bytes(f.read_bytes())
     cluster.start_master()
-    cluster.start_node("n1", extra=f"clamav_db_dir = {live_db}\nclamav_reload_interval = 1s\n")
+    cluster.start_node("n1", key="node1", extra=f"clamav_db_dir = {live_db}\nclamav_reload_interval = 1s\n")
     r = cluster.ctl("scan", "--json", mail / "eicar-zip.eml", mail / "clean-pdf.eml", check=False)
     res = {Path(j["file"]).stem: j for j in map(json.loads, r.stdout.splitlines())}
     assert res["eicar-zip"]["action"] == "reject", explain(res["eicar-zip"])

@@ -1,4 +1,4 @@
-/* test_clamav.c - unit tests for node/clamav.c and the check node/checks/clamav.c.
+/* test_clamav.c - unit tests for node/clam.c and the check node/checks/clamav.c.
  *
  * Each test writes a small signature database into a temp directory (an .ndb body
  * signature for EICAR, an .hdb hash signature for a harmless file) and starts the
@@ -13,7 +13,7 @@
  * CLAM_LIMITS with a quarantine, CLAM_ERROR with a tempfail, CLAM_UNAVAILABLE,
  * the check disabled. The EICAR string is assembled at run time from two halves so
  * this source file is not itself a detection. */
-#include "clamav.h"
+#include "clam.h"
 #include "pipeline.h"
 
 #include <archive.h>
