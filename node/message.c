@@ -437,6 +437,14 @@ static bool text_url(const char *url, size_t n, void *ctx)
     return true;
 }
 
+static bool has_html_name(const char *name)
+{
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    return dot &&
+           (g_ascii_strcasecmp(dot, ".htm") == 0 || g_ascii_strcasecmp(dot, ".html") == 0 ||
+            g_ascii_strcasecmp(dot, ".shtml") == 0 || g_ascii_strcasecmp(dot, ".xhtml") == 0);
+}
+
 /* HTML parts: visible text, links and counts; the text replaces the markup. */
 static void part_html(walk_ctx *c, msg_part *p)
 {
@@ -612,7 +620,12 @@ static void add_leaf(walk_ctx *c, GMimeObject *o, unsigned depth)
     p->is_text = !p->attachment && (plain || p->is_html || !declared);
     decode(c, gp, p);
     set_detected(m, p);
-    if (!p->is_text)
+    /* An attached HTML file is a favourite phishing vehicle (a login form that works
+     * offline): its links, forms and scripts count like the body's. */
+    if (p->attachment && !p->is_html && has_html_name(p->filename) &&
+        strncmp(p->detected_type, "text/", 5) == 0)
+        p->is_html = true;
+    if (!p->is_text && !(p->attachment && p->is_html))
         return;
     part_text(c, p, p->charset);
     if (p->is_html) {

@@ -50,11 +50,11 @@ typedef struct {
     const char *detected_type; /* libmagic MIME type of `data`; "" for empty data */
     bool attachment; /* Content-Disposition: attachment */
     bool is_text; /* text/plain (or no type) or text/html, not an attachment */
-    bool is_html; /* text/html */
+    bool is_html; /* text/html, or an attached .htm/.html file with text content */
     const uint8_t *data; /* the decoded bytes (transfer encoding removed) */
     size_t len;
-    /* Text parts: the text in UTF-8 (for HTML, the visible text), NUL-terminated.
-     * NULL for parts that are not text. `text_charset` says what the bytes were
+    /* Text parts and HTML attachments: the text in UTF-8 (for HTML, the visible text),
+     * NUL-terminated. NULL for other parts. `text_charset` says what the bytes were
      * decoded from (the declared charset, or the one uchardet found). */
     const char *text;
     size_t text_len;

