@@ -12,6 +12,8 @@
 #include "files.h"
 #include "filetype.h"
 #include "message.h"
+#include "params.h"
+#include "pipeline.h"
 #include "util.h"
 
 #include <archive.h>
@@ -537,24 +539,24 @@ static void test_damaged(void **state)
     free(zip);
 }
 
-static void test_files_walk_message(void **state)
+/* A message with a text part and one base64 attachment. Caller frees. */
+static char *mail_with(const char *text, const char *filename, const uint8_t *data, size_t n)
 {
-    (void)state;
-    size_t n;
-    uint8_t *zip = build1("zip", NULL, "run.exe", MZ, sizeof MZ - 1, &n);
-    buf_t m = {0};
-    buf_puts(&m, "From: a@example.com\r\nTo: b@example.org\r\nSubject: t\r\nMIME-Version: 1.0\r\n"
-                 "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
-                 "--b1\r\nContent-Type: text/plain\r\n\r\nthe password is abc\r\n"
-                 "--b1\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n"
-                 "Content-Disposition: attachment; filename=\"files.zip\"\r\n\r\n");
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    buf_t m = {0};
+    buf_printf(&m,
+               "From: a@example.com\r\nTo: b@example.org\r\nSubject: t\r\nMIME-Version: 1.0\r\n"
+               "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+               "--b1\r\nContent-Type: text/plain\r\n\r\n%s\r\n"
+               "--b1\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n"
+               "Content-Disposition: attachment; filename=\"%s\"\r\n\r\n",
+               text, filename);
     for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)zip[i] << 16;
+        uint32_t v = (uint32_t)data[i] << 16;
         if (i + 1 < n)
-            v |= (uint32_t)zip[i + 1] << 8;
+            v |= (uint32_t)data[i + 1] << 8;
         if (i + 2 < n)
-            v |= zip[i + 2];
+            v |= data[i + 2];
         char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
                      i + 2 < n ? b64[v & 63] : '='};
         buf_append(&m, q, 4);
@@ -562,7 +564,17 @@ static void test_files_walk_message(void **state)
             buf_puts(&m, "\r\n");
     }
     buf_puts(&m, "\r\n--b1--\r\n");
-    msg_model *mm = msg_parse((const uint8_t *)m.data, m.len);
+    buf_append(&m, "", 1);
+    return m.data;
+}
+
+static void test_files_walk_message(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *zip = build1("zip", NULL, "run.exe", MZ, sizeof MZ - 1, &n);
+    char *m = mail_with("the password is abc", "files.zip", zip, n);
+    msg_model *mm = msg_parse((const uint8_t *)m, strlen(m));
     walk_limits l = limits();
     file_set *fs = files_walk(mm, &l, NULL);
     check_invariants(fs);
@@ -584,8 +596,157 @@ static void test_files_walk_message(void **state)
     assert_int_equal(fs->v[1].flags, FILE_ATTACHMENT);
     files_free(&fs);
     msg_destroy(&mm);
-    buf_free(&m);
+    free(m);
     free(zip);
+}
+
+/* ---- the archives check, through a pipeline ---- */
+
+static pipeline *make_pipeline(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    params *p = params_new(&params_cluster);
+    char err[256];
+    if (k1)
+        assert_true(params_set(p, k1, v1, err, sizeof err));
+    if (k2)
+        assert_true(params_set(p, k2, v2, err, sizeof err));
+    pipeline *pl = pipeline_new(p, 1, err, sizeof err);
+    params_destroy(&p);
+    assert_non_null(pl);
+    return pl;
+}
+
+static const Bulwark__Symbol *symbol(const Bulwark__ScanResult *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_symbols; i++)
+        if (strcmp(r->symbols[i]->name, name) == 0)
+            return r->symbols[i];
+    return NULL;
+}
+
+static size_t archive_symbols(const Bulwark__ScanResult *r)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < r->n_symbols; i++)
+        c += strncmp(r->symbols[i]->name, "ARCHIVE_", 8) == 0;
+    return c;
+}
+
+typedef struct {
+    pipeline *pl;
+    scan_task *t;
+    char *mail;
+} run_t;
+
+static const Bulwark__ScanResult *run(run_t *x, pipeline *pl, const char *text, const char *name,
+                                      const uint8_t *d, size_t n)
+{
+    x->pl = pl;
+    x->mail = mail_with(text, name, d, n);
+    x->t = scan_task_new(pl, "job", NULL, (const uint8_t *)x->mail, strlen(x->mail));
+    scan_run(x->t);
+    return scan_result(x->t);
+}
+
+static void run_done(run_t *x)
+{
+    scan_task_destroy(&x->t);
+    pipeline_release(&x->pl);
+    free(x->mail);
+}
+
+static void test_check(void **state)
+{
+    (void)state;
+    const Bulwark__Action QUAR = BULWARK__ACTION__ACTION_QUARANTINE;
+    mem_entry e[] = {{"report.txt", "quarterly figures\n", 18}};
+    size_t n;
+    uint8_t *enc = build("zip", NULL, "Tr0ub4dor", e, 1, &n);
+    run_t x;
+
+    /* encrypted and closed: ARCHIVE_ENCRYPTED, quarantined by default */
+    const Bulwark__ScanResult *r =
+        run(&x, make_pipeline(NULL, NULL, NULL, NULL), "hello", "q.zip", enc, n);
+    const Bulwark__Symbol *s = symbol(r, "ARCHIVE_ENCRYPTED");
+    assert_non_null(s);
+    assert_string_equal(s->detail, "q.zip/report.txt is encrypted (1 encrypted file)");
+    assert_int_equal(archive_symbols(r), 1);
+    assert_true(r->action == QUAR || r->action == BULWARK__ACTION__ACTION_REJECT);
+    run_done(&x);
+
+    /* the password is in the text and passwords are tried: decrypted instead */
+    r = run(&x, make_pipeline("check.archives.try_passwords", "yes", NULL, NULL),
+            "Password: Tr0ub4dor", "q.zip", enc, n);
+    assert_null(symbol(r, "ARCHIVE_ENCRYPTED"));
+    s = symbol(r, "ARCHIVE_DECRYPTED");
+    assert_non_null(s);
+    assert_string_equal(s->detail, "q.zip opened with a password from the message text");
+    assert_true(action_severity(r->action) < action_severity(QUAR));
+    run_done(&x);
+
+    /* encrypted_action none: scored only */
+    r = run(&x, make_pipeline("check.archives.encrypted_action", "none", NULL, NULL), "hi", "q.zip",
+            enc, n);
+    assert_non_null(symbol(r, "ARCHIVE_ENCRYPTED"));
+    assert_true(action_severity(r->action) < action_severity(QUAR));
+    run_done(&x);
+    free(enc);
+
+    /* a bomb: ARCHIVE_BOMB, forced limit_action */
+    size_t big = 20u << 20;
+    uint8_t *zeros = calloc(1, big);
+    uint8_t *bomb = build1("zip", NULL, "zeros.bin", zeros, big, &n);
+    r = run(&x, make_pipeline(NULL, NULL, NULL, NULL), "hi", "bomb.zip", bomb, n);
+    s = symbol(r, "ARCHIVE_BOMB");
+    assert_non_null(s);
+    assert_string_equal(s->detail, "bomb.zip expands more than 100 times its size");
+    assert_int_equal(r->action, QUAR);
+    run_done(&x);
+    free(bomb);
+    free(zeros);
+
+    /* depth and member limits: ARCHIVE_LIMIT, forced limit_action */
+    size_t n1, n2, n3;
+    uint8_t *in = build1("zip", NULL, "x.txt", "x", 1, &n1);
+    uint8_t *mid = build1("zip", NULL, "in.zip", in, n1, &n2);
+    uint8_t *out = build1("zip", NULL, "mid.zip", mid, n2, &n3);
+    r = run(&x, make_pipeline("check.archives.max_depth", "2", NULL, NULL), "hi", "out.zip", out,
+            n3);
+    s = symbol(r, "ARCHIVE_LIMIT");
+    assert_non_null(s);
+    assert_non_null(strstr(s->detail, "limit: depth; out.zip/mid.zip/in.zip"));
+    assert_int_equal(r->action, QUAR);
+    run_done(&x);
+    /* within the limits: nested, scored lightly, not forced */
+    r = run(&x, make_pipeline(NULL, NULL, NULL, NULL), "hi", "out.zip", out, n3);
+    assert_null(symbol(r, "ARCHIVE_LIMIT"));
+    s = symbol(r, "ARCHIVE_NESTED");
+    assert_non_null(s);
+    assert_string_equal(s->detail, "out.zip/mid.zip/in.zip: an archive 3 levels deep");
+    assert_true(action_severity(r->action) < action_severity(QUAR));
+    run_done(&x);
+    /* limit_action none */
+    r = run(&x,
+            make_pipeline("check.archives.max_entries", "1", "check.archives.limit_action", "none"),
+            "hi", "out.zip", out, n3);
+    assert_non_null(symbol(r, "ARCHIVE_LIMIT"));
+    assert_true(action_severity(r->action) < action_severity(QUAR));
+    run_done(&x);
+    /* archives disabled: nothing opened, nothing said */
+    r = run(&x, make_pipeline("check.archives.enabled", "no", NULL, NULL), "hi", "out.zip", out,
+            n3);
+    assert_int_equal(archive_symbols(r), 0);
+    run_done(&x);
+
+    /* damaged */
+    r = run(&x, make_pipeline(NULL, NULL, NULL, NULL), "hi", "out.zip", out, n3 / 2);
+    s = symbol(r, "ARCHIVE_DAMAGED");
+    assert_non_null(s);
+    assert_non_null(strstr(s->detail, "out.zip"));
+    run_done(&x);
+    free(in);
+    free(mid);
+    free(out);
 }
 
 int main(void)
@@ -600,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_entries_limit),
         cmocka_unit_test(test_damaged),
         cmocka_unit_test(test_files_walk_message),
+        cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
