@@ -1306,7 +1306,8 @@ static unsigned parse_authority(const char *a, bool special, bool need_host, int
             flags |= URL_OBFUSCATED;
     }
     for (size_t i = 0; i < n; i++)
-        if ((i == 0 || h[i - 1] == '.') && strncmp(h + i, "xn--", 4) == 0)
+        if (((i == 0 || h[i - 1] == '.') && strncmp(h + i, "xn--", 4) == 0) ||
+            (unsigned char)h[i] >= 0x80) /* a browser sends a Unicode name as xn-- */
             flags |= URL_PUNYCODE;
     if (hostlen) {
         if (n >= hostlen) {

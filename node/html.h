@@ -24,7 +24,8 @@ enum {
 enum {
     URL_IP_HOST = 1u << 0, /* the host is an IPv4/IPv6 literal (also decimal/hex/octal forms) */
     URL_USERINFO = 1u << 1, /* user@host or user:pass@host before the host */
-    URL_PUNYCODE = 1u << 2, /* a label starts with xn-- */
+    URL_PUNYCODE = 1u << 2, /* a label starts with xn--, or the host is written in Unicode
+                               (an IDN: browsers send it as xn--) */
     URL_DATA = 1u << 3, /* data: URI */
     URL_JAVASCRIPT = 1u << 4, /* javascript: or vbscript: URI */
     URL_BAD = 1u << 5, /* not parseable as a URL with a host */

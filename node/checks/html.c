@@ -333,14 +333,18 @@ static void html_run(scan_task *t, const void *state)
         if ((u[i].from & URL_FROM_FORM) && *u[i].host)
             note(&f[F_FORM_EXT], u[i].url);
         if (fl & URL_PUNYCODE) {
-            char *dec = NULL;
-            bool ok = idn2_to_unicode_8z8z(u[i].host, &dec, 0) == IDN2_OK && dec;
+            bool unicode = false; /* written in Unicode already, not as xn-- */
+            for (const char *c = u[i].host; *c && !unicode; c++)
+                unicode = (unsigned char)*c >= 0x80;
+            char *idn = NULL;
+            bool ok = unicode || (idn2_to_unicode_8z8z(u[i].host, &idn, 0) == IDN2_OK && idn);
+            const char *dec = unicode ? u[i].host : idn;
             if (ok && mixed_script(dec))
                 note(&f[F_PUNY_MIXED], u[i].host);
             if (!f[F_PUNY].n && ok)
                 puny_unicode = xstrdup(dec);
             note(&f[F_PUNY], u[i].host);
-            idn2_free(dec);
+            idn2_free(idn);
         }
         if (deceptive(&u[i], s, shown, sizeof shown)) {
             if (!f[F_DECEPTIVE].n) {

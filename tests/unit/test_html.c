@@ -502,6 +502,7 @@ static void test_url_parse(void **state)
     expect_parse("http://xn--pypal-4ve.com/", URL_PUNYCODE, "xn--pypal-4ve.com");
     expect_parse("http://www.XN--80ak6aa92e.com/", URL_PUNYCODE, "www.xn--80ak6aa92e.com");
     expect_parse("http://axn--b.com/", 0, "axn--b.com");
+    expect_parse("http://p\xD0\xB0ypal.com/", URL_PUNYCODE, "p\xD0\xB0ypal.com");
 
     expect_parse("http://example.com:8080/", URL_NONSTD_PORT, "example.com");
     expect_parse("ftp://example.com:21/", 0, "example.com");
@@ -696,6 +697,12 @@ static void test_check_phishing(void **state)
     s = scan(p, m);
     expect_sym(s.r, "URL_PUNYCODE_MIXED_SCRIPT", 5.0, "xn--pypal-4ve.com");
     expect_sym(s.r, "URL_PUNYCODE", 1.5, "(p\xD0\xB0ypal.com)");
+    scan_task_destroy(&s.t);
+    free(m);
+    /* the same host written in Unicode */
+    m = html_mail("<a href='https://p\xD0\xB0ypal.com/'>Pay</a>");
+    s = scan(p, m);
+    expect_sym(s.r, "URL_PUNYCODE_MIXED_SCRIPT", 5.0, "p\xD0\xB0ypal.com");
     scan_task_destroy(&s.t);
     free(m);
     pipeline_release(&p);
