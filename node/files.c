@@ -513,7 +513,8 @@ static void walk_entries(walker *w, struct archive *a, size_t aidx, bool single,
             fs->priv->stop = true;
             return;
         }
-        if (single || archive_entry_filetype(e) == AE_IFREG) {
+        mode_t ft = archive_entry_filetype(e);
+        if (single || ft == AE_IFREG || ft == 0) { /* 0: ar and others give no type */
             char *name;
             if (single) {
                 name =

@@ -27,10 +27,11 @@
 #include <strings.h>
 #include <zlib.h>
 
-#define OLE_BUDGET (64u << 20) /* stream bytes read per OLE2 file, beyond its own size */
+#define OLE_BUDGET (64u << 10) /* stream bytes read per OLE2 file, beyond 4 times its size */
 #define OLE_MAX_DIR 65536 /* directory entries */
 #define VBA_MAX_SOURCE (8u << 20) /* decompressed source per module */
 #define VBA_MAX_MODULES 256
+#define VBA_MAX_PROJECTS 4 /* VBA storages read per file (a real one has one) */
 #define OOXML_MAX_ENTRIES 4096
 #define OOXML_MAX_PART (32u << 20)
 #define OOXML_MAX_TOTAL (128u << 20)
@@ -287,7 +288,7 @@ static bool ole_open(ole *o, const uint8_t *d, size_t len)
     memset(o, 0, sizeof *o);
     o->d = d;
     o->len = len;
-    o->budget = OLE_BUDGET + 2 * (uint64_t)len;
+    o->budget = OLE_BUDGET + 4 * (uint64_t)len;
     if (!is_ole2(d, len))
         return false;
     uint16_t shift = le16(d + 0x1E), mshift = le16(d + 0x20);
@@ -611,17 +612,25 @@ static void ole_scan(const uint8_t *d, size_t len, office_report *r, const char 
         found(r, OFFICE_F_BROKEN, where);
         return;
     }
+    /* one pass for "has children", so a crafted directory cannot make this quadratic */
+    uint8_t *parent_of_some = xcalloc(o.ne, 1);
+    for (size_t i = 1; i < o.ne; i++)
+        if (o.e[i].parent < o.ne)
+            parent_of_some[o.e[i].parent] = 1;
+    int projects = 0;
     for (size_t i = 1; i < o.ne; i++) {
         const ole_entry *e = &o.e[i];
         if (e->parent == NOSTREAM)
             continue;
         if (e->type == 1 && strcasecmp(e->name, "VBA") == 0) {
-            vba_project(&o, (uint32_t)i, r, where);
-        } else if (e->type == 1 && (strcasecmp(e->name, "_VBA_PROJECT_CUR") == 0 ||
-                                    strcasecmp(e->name, "Macros") == 0)) {
-            for (size_t k = 1; k < o.ne; k++)
-                if (o.e[k].parent == i)
-                    found(r, OFFICE_F_MACRO, where);
+            if (projects++ < VBA_MAX_PROJECTS)
+                vba_project(&o, (uint32_t)i, r, where);
+            else
+                found(r, OFFICE_F_MACRO, where);
+        } else if (e->type == 1 && parent_of_some[i] &&
+                   (strcasecmp(e->name, "_VBA_PROJECT_CUR") == 0 ||
+                    strcasecmp(e->name, "Macros") == 0)) {
+            found(r, OFFICE_F_MACRO, where);
         } else if (e->type == 2) {
             size_t n;
             uint8_t *s = ole_read(&o, (uint32_t)i, &n);
@@ -633,6 +642,7 @@ static void ole_scan(const uint8_t *d, size_t len, office_report *r, const char 
             free(s);
         }
     }
+    free(parent_of_some);
     if (o.broken)
         found(r, OFFICE_F_BROKEN, where);
     ole_free(&o);

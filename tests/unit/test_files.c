@@ -164,6 +164,22 @@ static void check_invariants(const file_set *fs)
     }
 }
 
+/* With BULWARK_SEED_DIR set, the documents built here are also written there, as
+ * seeds for tests/fuzz/corpus/archive (those under 8 KB). */
+static void save_seed(const char *name, const void *d, size_t n)
+{
+    const char *dir = getenv("BULWARK_SEED_DIR");
+    if (!dir || n >= 8192)
+        return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return;
+    fwrite(d, 1, n, f);
+    fclose(f);
+}
+
 /* ---- tests ---- */
 
 static void test_zip_members(void **state)
@@ -176,6 +192,7 @@ static void test_zip_members(void **state)
     };
     size_t n;
     uint8_t *zip = build("zip", NULL, NULL, e, 3, &n);
+    save_seed("members.zip", zip, n);
     walk_limits l = limits();
     file_set *fs = walk(zip, n, "invoice.zip", &l, NULL);
     check_invariants(fs);
@@ -213,6 +230,7 @@ static void test_nested_zip_zip_7z(void **state)
     uint8_t *mid = build1("zip", NULL, "inner.zip", inner, n1, &n2);
     mem_entry e[] = {{"notes.txt", "see attached\n", 13}, {"mid.zip", mid, n2}};
     uint8_t *outer = build("7zip", NULL, NULL, e, 2, &n3);
+    save_seed("nested.7z", outer, n3);
 
     walk_limits l = limits();
     file_set *fs = walk(outer, n3, "outer.7z", &l, NULL);
@@ -269,6 +287,9 @@ static void test_tar_filters_and_streams(void **state)
     for (size_t i = 0; i < 3; i++) {
         size_t n;
         uint8_t *tgz = build("ustar", filters[i], NULL, e, 2, &n);
+        char sn[32];
+        snprintf(sn, sizeof sn, "members.tar.%s", filters[i]);
+        save_seed(sn, tgz, n);
         walk_limits l = limits();
         file_set *fs = walk(tgz, n, "backup.tar.x", &l, NULL);
         check_invariants(fs);
@@ -283,6 +304,7 @@ static void test_tar_filters_and_streams(void **state)
     /* a bare gzip stream: one member, named after the outer file */
     size_t n;
     uint8_t *gz = build1("raw", "gzip", "x", MZ, sizeof MZ - 1, &n);
+    save_seed("exe.gz", gz, n);
     walk_limits l = limits();
     file_set *fs = walk(gz, n, "Invoice.EXE.gz", &l, NULL);
     check_invariants(fs);
@@ -351,6 +373,7 @@ static void test_encrypted(void **state)
     mem_entry e[] = {{"invoice.js", "WScript.Shell", 13}, {"readme.txt", "see js\n", 7}};
     size_t n;
     uint8_t *zip = build("zip", NULL, "Xk7#pq", e, 2, &n);
+    save_seed("encrypted.zip", zip, n);
     walk_limits l = limits();
 
     /* no passwords tried: closed */

@@ -410,6 +410,22 @@ static office_report scan(const void *d, size_t n, const char *type)
     return r;
 }
 
+/* With BULWARK_SEED_DIR set, the documents built here are also written there, as
+ * seeds for tests/fuzz/corpus/archive (those under 8 KB). */
+static void save_seed(const char *name, const void *d, size_t n)
+{
+    const char *dir = getenv("BULWARK_SEED_DIR");
+    if (!dir || n >= 8192)
+        return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return;
+    fwrite(d, 1, n, f);
+    fclose(f);
+}
+
 /* ---- tests ---- */
 
 static void test_ovba_examples(void **state)
@@ -469,6 +485,7 @@ static void test_doc_autoopen(void **state)
     (void)state;
     size_t n;
     uint8_t *doc = make_doc(AUTO_SRC, true, &n);
+    save_seed("autoopen.doc", doc, n);
     office_report r = scan(doc, n, "application/msword");
     assert_int_equal(r.kind, OFFICE_KIND_OLE2);
     assert_int_equal(r.flags, OFFICE_F_MACRO | OFFICE_F_AUTOEXEC | OFFICE_F_SUSPICIOUS);
@@ -513,6 +530,7 @@ static void test_ole_package_and_clean(void **state)
     };
     size_t n;
     uint8_t *ole = cfb_build(nodes, 2, &n);
+    save_seed("package.ole", ole, n);
     office_report r = scan(ole, n, "application/x-ole-storage");
     assert_int_equal(r.kind, OFFICE_KIND_OLE2);
     assert_int_equal(r.flags, OFFICE_F_EMBEDDED_EXE);
@@ -574,6 +592,7 @@ static void test_xlm(void **state)
     cfb_node nodes[] = {{"Workbook", 2, 0, wb.data, wb.len}};
     size_t n;
     uint8_t *xls = cfb_build(nodes, 1, &n);
+    save_seed("xlm.xls", xls, n);
     office_report r = scan(xls, n, "application/vnd.ms-excel");
     assert_int_equal(r.flags, OFFICE_F_MACRO | OFFICE_F_XLM | OFFICE_F_AUTOEXEC);
     assert_string_equal(r.autoexec, "Auto_Open");
@@ -597,6 +616,7 @@ static void test_ooxml(void **state)
     (void)state;
     size_t n;
     uint8_t *docm = make_docm(true, &n);
+    save_seed("macro.docm", docm, n);
     office_report r = scan(docm, n, "application/vnd.ms-word.document.macroenabled.12");
     assert_int_equal(r.kind, OFFICE_KIND_OOXML);
     assert_int_equal(r.flags, OFFICE_F_MACRO | OFFICE_F_AUTOEXEC | OFFICE_F_SUSPICIOUS);
@@ -624,6 +644,7 @@ static void test_ooxml(void **state)
         {"xl/embeddings/oleObject1.bin", PE, 512},
     };
     uint8_t *xlsm = make_zip(e, 4, &n);
+    save_seed("xlm.xlsm", xlsm, n);
     r = scan(xlsm, n, "application/vnd.ms-excel.sheet.macroenabled.12");
     assert_int_equal(r.flags,
                      OFFICE_F_MACRO | OFFICE_F_XLM | OFFICE_F_AUTOEXEC | OFFICE_F_EMBEDDED_EXE);
@@ -648,6 +669,7 @@ static void test_pdf(void **state)
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
     };
     char *pdf = make_pdf(js, 3, &n);
+    save_seed("openaction.pdf", pdf, n);
     office_report r = scan(pdf, n, "application/pdf");
     assert_int_equal(r.kind, OFFICE_KIND_PDF);
     assert_int_equal(r.flags, PDF_F_JAVASCRIPT | PDF_F_OPENACTION);
@@ -660,6 +682,7 @@ static void test_pdf(void **state)
     const char *os[] = {"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Count 0 >>", objstm};
     size_t osl[] = {0, 0, ol};
     pdf = make_pdf_n(os, osl, 3, &n);
+    save_seed("objstm.pdf", pdf, n);
     assert_null(memmem(pdf, n, "JavaScript", 10));
     r = scan(pdf, n, "application/pdf");
     assert_int_equal(r.flags, PDF_F_JAVASCRIPT);
@@ -670,6 +693,7 @@ static void test_pdf(void **state)
     const char *ob[] = {"<< /Type /Catalog /Names << /J#61vaScript 2 0 R >> /O#70enAction 3 0 R >>",
                         "<< /Names [(x) 3 0 R] >>", "<< /S /JavaScript#20 /J#53 (this.print()) >>"};
     pdf = make_pdf(ob, 3, &n);
+    save_seed("escaped.pdf", pdf, n);
     r = scan(pdf, n, "application/pdf");
     assert_int_equal(r.flags, PDF_F_JAVASCRIPT | PDF_F_OPENACTION | PDF_F_OBFUSCATED);
     free(pdf);
@@ -691,6 +715,7 @@ static void test_pdf(void **state)
     };
     size_t lal[] = {0, 0, exel, 0, 0, 0};
     pdf = make_pdf_n(la, lal, 6, &n);
+    save_seed("launch-exe.pdf", pdf, n);
     r = scan(pdf, n, "application/pdf");
     assert_int_equal(r.flags, PDF_F_EMBEDDED_FILE | PDF_F_EMBEDDED_EXE | PDF_F_LAUNCH);
     assert_int_equal(r.uris, 2);
