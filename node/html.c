@@ -1,17 +1,18 @@
 /* html.c - HTML to visible text, links and phishing counts; URLs in plain text.
  *
- * html_parse() runs libxml2's HTML parser in SAX mode (no tree is built) over a
- * sanitised copy of the input: invalid UTF-8 becomes U+FFFD, NUL a space, the
- * input is cut at HTML_MAX_INPUT bytes and HTML_MAX_TAGS tags, and attributes past
- * HTML_MAX_ATTRS in one tag are blanked, so libxml2's few quadratic paths (duplicate
- * attribute checks, end-tag stack searches) stay bounded; the parser is stopped at
- * HTML_MAX_DEPTH open elements. Any cut sets stats.parse_error. A stack of frames
- * mirrors the open elements and carries what CSS would inherit: hidden (display,
- * visibility, opacity, zero height, off-screen, text colour equal to a background
- * colour both given in attributes), tiny, skipped (head, title, script, style,
- * template: title is not shown in the body, so it is not visible text), and the
- * open link whose visible text is collected. Text is collapsed as a browser shows
- * it: whitespace runs to one space, block elements to one newline.
+ * html_parse() first re-tokenises the input (at most HTML_MAX_INPUT bytes and
+ * HTML_MAX_TAGS tags) into a canonical form: valid UTF-8, every attribute quoted,
+ * at most HTML_MAX_ATTRS per tag, no comments or doctypes, raw text kept to its end
+ * tag. libxml2 then reads tags exactly as we cut them, so its quadratic paths (the
+ * pairwise duplicate-attribute check, end-tag searches down the open-element stack)
+ * stay bounded whatever the quoting tricks; its HTML parser runs in SAX mode (no
+ * tree) and is stopped at HTML_MAX_DEPTH open elements. Any cut sets
+ * stats.parse_error. A stack of frames mirrors the open elements and carries what
+ * CSS would inherit: hidden (display, visibility, opacity, zero height, off-screen,
+ * text colour equal to a background colour both given in attributes), tiny, skipped
+ * (head, title, script, style, template: title is not shown in the body, so it is
+ * not visible text), and the open link whose visible text is collected. Text is
+ * collapsed as a browser shows it: whitespace runs to one space, blocks to newlines.
  *
  * text_find_urls() is one linear pass; url_parse() reads the authority the way
  * browsers do (last '@', backslashes, numeric IPv4 forms). url_base_domain() uses
@@ -36,7 +37,7 @@
 
 #define HTML_MAX_INPUT (4u << 20) /* bytes of HTML read */
 #define HTML_MAX_TAGS 100000 /* tags (start, end, comments) read */
-#define HTML_MAX_ATTRS 256 /* attribute tokens per tag; more are blanked */
+#define HTML_MAX_ATTRS 64 /* attribute tokens per tag; more are blanked */
 #define HTML_MAX_DEPTH 512 /* open elements; the parser stops beyond */
 #define HTML_MAX_URLS 4096
 #define HTML_MAX_URL_LEN 8192
@@ -741,7 +742,7 @@ static void xml_init(void)
     xmlInitParser();
 }
 
-/* ---- input sanitising ---- */
+/* ---- the input libxml2 reads ---- */
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -779,74 +780,200 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
-/* Copies the input for libxml2 (see the top of the file). Returns the length. */
-static size_t sanitise(const char *in, size_t len, buf_t *out, bool *cut)
+/* Appends n bytes with invalid UTF-8 as U+FFFD and NUL as a space; `esc` is the
+ * one ASCII byte to write as an entity ('"' in attribute values, '<' in text). */
+static void put_bytes(buf_t *out, const unsigned char *s, size_t n, unsigned char esc)
+{
+    size_t i = 0, run = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t l = utf8_len(s + i, n - i);
+        if (l > 1 || (l == 1 && c && c != esc)) {
+            i += l;
+            continue;
+        }
+        buf_append(out, s + run, i - run);
+        if (!l)
+            buf_append(out, "\xEF\xBF\xBD", 3);
+        else if (!c)
+            buf_append(out, " ", 1);
+        else
+            buf_puts(out, c == '"' ? "&quot;" : "&lt;");
+        run = ++i;
+    }
+    buf_append(out, s + run, n - run);
+}
+
+static bool name_start(unsigned char c)
+{
+    return isalpha(c);
+}
+
+static bool tag_end_char(unsigned char c)
+{
+    return is_ws(c) || c == '/' || c == '>';
+}
+
+/* Case-insensitive search for "</name" from i; len when absent. */
+static size_t find_close(const unsigned char *s, size_t i, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    for (; i + 2 + n <= len; i++)
+        if (s[i] == '<' && s[i + 1] == '/' && strncasecmp((const char *)s + i + 2, name, n) == 0)
+            return i;
+    return len;
+}
+
+/* One start tag at s[i] == '<' (a letter follows): writes it as <name a="v" ...>
+ * with at most HTML_MAX_ATTRS attributes, and returns the index after it. The tag
+ * name (lower case) goes to name. */
+static size_t canon_start_tag(const unsigned char *s, size_t i, size_t len, buf_t *out, char *name,
+                              size_t namelen)
+{
+    size_t j = i + 1, k = 0;
+    bool valid = true;
+    while (j < len && !tag_end_char(s[j])) {
+        unsigned char c = s[j++];
+        if (!isalnum(c) && c != '-' && c != '_' && c != ':' && c != '.')
+            valid = false;
+        if (k < namelen - 1)
+            name[k++] = (char)tolower(c);
+        else
+            valid = false;
+    }
+    name[k] = '\0';
+    if (valid) {
+        buf_append(out, "<", 1);
+        buf_puts(out, name);
+    }
+    unsigned nattrs = 0;
+    for (;;) {
+        while (j < len && (is_ws(s[j]) || s[j] == '/'))
+            j++;
+        if (j >= len)
+            break;
+        if (s[j] == '>') {
+            j++;
+            break;
+        }
+        /* an attribute name runs to a blank, '/', '>' or '=' (a leading '=' is part of it) */
+        size_t ns = j++;
+        while (j < len && !tag_end_char(s[j]) && s[j] != '=')
+            j++;
+        size_t ne = j;
+        while (j < len && is_ws(s[j]))
+            j++;
+        size_t vs = 0, ve = 0;
+        bool has_value = false;
+        if (j < len && s[j] == '=') {
+            j++;
+            while (j < len && is_ws(s[j]))
+                j++;
+            has_value = true;
+            if (j < len && (s[j] == '"' || s[j] == '\'')) {
+                unsigned char q = s[j++];
+                vs = j;
+                while (j < len && s[j] != q)
+                    j++;
+                ve = j;
+                if (j < len)
+                    j++;
+            } else {
+                vs = j;
+                while (j < len && !is_ws(s[j]) && s[j] != '>')
+                    j++;
+                ve = j;
+            }
+        }
+        bool ok = valid && nattrs < HTML_MAX_ATTRS && name_start(s[ns]);
+        for (size_t q = ns; ok && q < ne; q++)
+            ok = isalnum(s[q]) || s[q] == '-' || s[q] == '_' || s[q] == ':' || s[q] == '.';
+        if (!ok)
+            continue;
+        nattrs++;
+        buf_append(out, " ", 1);
+        for (size_t q = ns; q < ne; q++) {
+            char c = (char)tolower(s[q]);
+            buf_append(out, &c, 1);
+        }
+        if (has_value) {
+            buf_append(out, "=\"", 2);
+            put_bytes(out, s + vs, ve - vs, '"');
+            buf_append(out, "\"", 1);
+        }
+    }
+    if (valid)
+        buf_append(out, ">", 1);
+    else
+        name[0] = '\0';
+    return j;
+}
+
+/* Rewrites the input as HTML libxml2 cannot read two ways (see the top of the
+ * file): text and attribute values as valid UTF-8, every attribute quoted, at most
+ * HTML_MAX_ATTRS per tag, comments, doctypes and processing instructions dropped,
+ * raw text (script, style) kept verbatim up to its end tag and RCDATA (title,
+ * textarea...) escaped. Sets *cut when the input or tag bound was reached. */
+static void canonicalise(const char *in, size_t len, buf_t *out, bool *cut)
 {
     const unsigned char *s = (const unsigned char *)in;
     if (len > HTML_MAX_INPUT) {
         len = HTML_MAX_INPUT;
         *cut = true;
     }
-    size_t ntags = 0, tokens = 0;
-    bool in_tag = false, space = false;
-    unsigned char quote = 0, last = 0;
-    size_t i = 0;
+    size_t ntags = 0, i = 0;
     while (i < len) {
-        unsigned char c = s[i];
-        size_t l = utf8_len(s + i, len - i);
-        if (!l) {
-            buf_append(out, "\xEF\xBF\xBD", 3);
-            i++;
-            continue;
+        size_t lt = i;
+        while (lt < len && s[lt] != '<')
+            lt++;
+        put_bytes(out, s + i, lt - i, '<');
+        i = lt;
+        if (i >= len)
+            break;
+        if (++ntags > HTML_MAX_TAGS) {
+            *cut = true;
+            break;
         }
-        if (l > 1) {
-            if (in_tag && tokens > HTML_MAX_ATTRS)
-                buf_append(out, " ", 1);
-            else
-                buf_append(out, s + i, l);
-            i += l;
-            continue;
-        }
-        if (c == '<' && !quote && i + 1 < len &&
-            (isalpha(s[i + 1]) || s[i + 1] == '/' || s[i + 1] == '!' || s[i + 1] == '?')) {
-            if (++ntags > HTML_MAX_TAGS) {
-                *cut = true;
-                break;
+        unsigned char nx = i + 1 < len ? s[i + 1] : 0;
+        if (name_start(nx)) {
+            char name[32];
+            i = canon_start_tag(s, i, len, out, name, sizeof name);
+            bool raw = strcmp(name, "script") == 0 || strcmp(name, "style") == 0;
+            bool rcdata = strcmp(name, "title") == 0 || strcmp(name, "textarea") == 0 ||
+                          strcmp(name, "xmp") == 0 || strcmp(name, "iframe") == 0 ||
+                          strcmp(name, "noembed") == 0 || strcmp(name, "noframes") == 0;
+            if (raw || rcdata) {
+                size_t e = find_close(s, i, len, name);
+                put_bytes(out, s + i, e - i, raw ? 0 : '<');
+                i = e;
             }
-            in_tag = isalpha(s[i + 1]);
-            tokens = 0;
-            space = false;
-            last = c;
-            buf_append(out, "<", 1);
-            i++;
-            continue;
-        }
-        bool blank = false;
-        if (in_tag) {
-            if (quote) {
-                if (c == quote)
-                    quote = 0;
-            } else if (c == '>') {
-                in_tag = false;
-            } else if (is_ws(c)) {
-                space = true;
-            } else {
-                if (space && ++tokens > HTML_MAX_ATTRS)
-                    blank = true;
-                space = false;
-                if ((c == '"' || c == '\'') && last == '=')
-                    quote = c;
+        } else if (nx == '/' && i + 2 < len && name_start(s[i + 2])) {
+            size_t j = i + 2;
+            buf_append(out, "</", 2);
+            while (j < len && !tag_end_char(s[j])) {
+                char c = (char)tolower(s[j++]);
+                if (isalnum((unsigned char)c) || c == '-' || c == '_' || c == ':' || c == '.')
+                    buf_append(out, &c, 1);
             }
-            if (tokens > HTML_MAX_ATTRS && in_tag)
-                blank = true;
-            if (!is_ws(c))
-                last = c;
+            buf_append(out, ">", 1);
+            while (j < len && s[j] != '>')
+                j++;
+            i = j < len ? j + 1 : len;
+        } else if (nx == '!' && len - i >= 4 && s[i + 2] == '-' && s[i + 3] == '-') {
+            size_t j = i + 4;
+            while (j + 2 < len && !(s[j] == '-' && s[j + 1] == '-' && s[j + 2] == '>'))
+                j++;
+            i = j + 2 < len ? j + 3 : len;
+        } else if (nx == '!' || nx == '?' || nx == '/') {
+            size_t j = i + 2;
+            while (j < len && s[j] != '>')
+                j++;
+            i = j < len ? j + 1 : len;
+        } else {
+            buf_puts(out, "&lt;");
+            i++;
         }
-        char o = blank ? ' ' : (c ? (char)c : ' ');
-        buf_append(out, &o, 1);
-        i++;
     }
-    return out->len;
 }
 
 /* ---- the public functions ---- */
@@ -859,7 +986,7 @@ html_doc *html_parse(const char *html, size_t len)
     buf_t in = {0};
     bool cut = false;
     if (html && len)
-        sanitise(html, len, &in, &cut);
+        canonicalise(html, len, &in, &cut);
     d->stats.parse_error = cut;
     if (in.len) {
         xmlSetGenericErrorFunc(NULL, xml_silent);

@@ -5,8 +5,9 @@
  * decoded, whitespace collapsed, blocks on their own lines); text hidden by style
  * left out and counted, tiny text counted; every other count in html_stats; links
  * with their visible text (trimmed, capped), form actions, images, frames, scripts,
- * meta refresh, fragments skipped; invalid UTF-8 and NUL bytes; the input, tag,
- * attribute and depth bounds in bounded time; parsing from several threads;
+ * meta refresh, fragments skipped; how tags, comments, raw text and odd quoting are
+ * read; invalid UTF-8 and NUL bytes; the input, tag, attribute and depth bounds in
+ * bounded time, quoting tricks included; parsing from several threads;
  * text_find_urls on URLs and on text that only looks like them; url_parse's every
  * flag and host; url_base_domain (co.uk, IP literals); and the check through the
  * pipeline: a phishing mail's symbols, a deceptive link and its exceptions, a clean
@@ -243,6 +244,38 @@ static void test_links(void **state)
     html_free(&d);
 }
 
+static void test_tokens(void **state)
+{
+    (void)state;
+    /* comments, doctypes, processing instructions and CDATA are not text; script
+     * and style run to their own end tag; title and textarea hold no tags */
+    html_doc *d = parse("<!DOCTYPE html><?xml version=1?><p>a<!-- <a href=http://c.example/>"
+                        "--> b<!--[if mso]>outlook<![endif]--> <![CDATA[x]]>c</p>"
+                        "<script>if (a<b && c>d) x = '</p><a href=http://s.example/>';</script>"
+                        "<style>p > a { color: red }</style>"
+                        "<title><a href='http://t.example/'>t</a></title>"
+                        "<textarea><b>raw</b></textarea><p>1 < 2 > 0 &amp; x</p>"
+                        "<P CLASS=X ONCLICK=go() data-x = 'y z' checked>up</P>"
+                        "<a href=http://u.example/?a=1&b=2 title='it\"s'>unquoted</a>"
+                        "<a href=\"http://v.example/\"title=\"no space\">v</a><p <=x>bad</p>");
+    assert_string_equal(text_of(d), "a b c\n<b>raw</b>\n1 < 2 > 0 & x\nup\nunquotedv\nbad");
+    assert_int_equal(html_get_stats(d)->event_handlers, 1);
+    assert_int_equal(html_get_stats(d)->scripts, 1);
+    assert_int_equal(n_urls(d), 2);
+    assert_string_equal(url_at(d, 0)->url, "http://u.example/?a=1&b=2");
+    assert_string_equal(url_at(d, 0)->text, "unquoted");
+    assert_string_equal(url_at(d, 1)->url, "http://v.example/");
+    html_free(&d);
+
+    /* an unterminated comment or script hides the rest, as in a browser */
+    d = parse("<p>x</p><!-- <p>y</p>");
+    assert_string_equal(text_of(d), "x");
+    html_free(&d);
+    d = parse("<p>x</p><script> <p>y</p>");
+    assert_string_equal(text_of(d), "x");
+    html_free(&d);
+}
+
 static void test_bad_bytes(void **state)
 {
     (void)state;
@@ -303,6 +336,21 @@ static void test_bounds(void **state)
     d = html_parse(b.data, b.len);
     assert_string_equal(text_of(d), "text");
     assert_int_equal(html_get_stats(d)->event_handlers, 0); /* past the bound */
+    html_free(&d);
+    buf_free(&b);
+
+    /* Quoting tricks that would make a tag carry unbounded attributes into libxml2
+     * if the bound were applied by guessing where libxml2's tags end. */
+    buf_puts(&b, "<p ");
+    for (int i = 0; i < 300000; i++)
+        buf_printf(&b, "a%d=\"\"", i);
+    buf_puts(&b, ">one</p><p \"a=\"> <p ");
+    for (int i = 0; i < 300000; i++)
+        buf_printf(&b, "b%d=1 ", i);
+    buf_puts(&b, ">two</p>");
+    d = html_parse(b.data, b.len);
+    /* as in a browser: the value that opens at a="> runs to the next quote (none) */
+    assert_string_equal(text_of(d), "one");
     html_free(&d);
     buf_free(&b);
 
@@ -822,13 +870,21 @@ static void test_check_disabled(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_visible_text),    cmocka_unit_test(test_hidden_text),
-        cmocka_unit_test(test_tiny_text),       cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_links),           cmocka_unit_test(test_bad_bytes),
-        cmocka_unit_test(test_bounds),          cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_text_find_urls),  cmocka_unit_test(test_url_parse),
-        cmocka_unit_test(test_base_domain),     cmocka_unit_test(test_check_phishing),
-        cmocka_unit_test(test_check_deceptive), cmocka_unit_test(test_check_newsletter),
+        cmocka_unit_test(test_visible_text),
+        cmocka_unit_test(test_hidden_text),
+        cmocka_unit_test(test_tiny_text),
+        cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_links),
+        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_bad_bytes),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_text_find_urls),
+        cmocka_unit_test(test_url_parse),
+        cmocka_unit_test(test_base_domain),
+        cmocka_unit_test(test_check_phishing),
+        cmocka_unit_test(test_check_deceptive),
+        cmocka_unit_test(test_check_newsletter),
         cmocka_unit_test(test_check_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
