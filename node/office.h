@@ -6,7 +6,8 @@
  * packages. OOXML (.docm, .xlsm, .pptm...: zip): office.c opens the zip itself (with
  * libarchive, bounded) and reads the parts that matter (vbaProject.bin, macro sheets,
  * embeddings), so a document is judged whole whether or not the archive walk opened
- * it; the office check therefore skips files whose parent is an OOXML document. PDF:
+ * it; the office check therefore skips the OLE2 members (vbaProject.bin, embeddings)
+ * the walk lists under an OOXML parent, so nothing is reported twice. PDF:
  * the dictionary keys of active content (/JavaScript, /OpenAction, /Launch...), also
  * inside FlateDecode streams and object streams and behind #xx name escapes, and
  * executables in embedded file streams. Bounded in time and memory; never fails. */
