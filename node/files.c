@@ -439,19 +439,20 @@ static bool take_member(walker *w, struct archive *a, struct archive_entry *e, s
         f->size = (uint64_t)archive_entry_size(e);
 
     /* A bomb by what it declares, before a byte is expanded. */
-    if (lim->max_total && fs->expanded + f->size > lim->max_total) {
-        note(fs, WALK_TOO_BIG, "%.150s: declares %llu bytes, more than the %llu allowed in all",
-             path, (unsigned long long)f->size, (unsigned long long)lim->max_total);
-        f->flags |= FILE_NOT_EXTRACTED;
-        fs->priv->stop = true;
-        return false;
-    }
+    /* The ratio first: a bomb is named a bomb even when it also exceeds the total. */
     if (lim->max_ratio > 0 && *arch_expanded + f->size > RATIO_FLOOR &&
         (double)(*arch_expanded + f->size) > lim->max_ratio * (double)ar->len) {
         note(fs, WALK_RATIO, "%.150s: declares %llu bytes, more than %g times its %zu bytes",
              fs->v[aidx].path, (unsigned long long)f->size, lim->max_ratio, fs->v[aidx].len);
         fs->v[aidx].flags |= FILE_BOMB;
         f->flags |= FILE_NOT_EXTRACTED;
+        return false;
+    }
+    if (lim->max_total && fs->expanded + f->size > lim->max_total) {
+        note(fs, WALK_TOO_BIG, "%.150s: declares %llu bytes, more than the %llu allowed in all",
+             path, (unsigned long long)f->size, (unsigned long long)lim->max_total);
+        f->flags |= FILE_NOT_EXTRACTED;
+        fs->priv->stop = true;
         return false;
     }
 
