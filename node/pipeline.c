@@ -15,6 +15,7 @@
 #include "message.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -270,6 +271,27 @@ void task_symbol_scaled(scan_task *t, const char *name, double factor, const cha
     va_start(ap, fmt);
     add_symbol(t, name, factor, fmt, ap);
     va_end(ap);
+}
+
+bool check_param_action(const params *cfg, const char *key, Bulwark__Action *a)
+{
+    const char *v = params_str(cfg, key);
+    return strcmp(v, "none") != 0 && action_parse(v, a);
+}
+
+void check_param_list(const params *cfg, const char *key, strlist *out)
+{
+    char *list = xstrdup(params_str(cfg, key));
+    char *save = NULL;
+    for (char *e = strtok_r(list, ", \t", &save); e; e = strtok_r(NULL, ", \t", &save)) {
+        while (*e == '.')
+            e++;
+        for (char *c = e; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        if (*e)
+            strlist_add(out, e);
+    }
+    free(list);
 }
 
 void task_force(scan_task *t, Bulwark__Action a, const char *reason)

@@ -15,6 +15,7 @@
 #include "hdr.h"
 #include "message.h"
 #include "params.h"
+#include "util.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -59,6 +60,13 @@ const Bulwark__ScanResult *scan_result(const scan_task *t);
 void scan_task_destroy(scan_task **t);
 
 /* ---- for checks ---- */
+/* A check's `*.action` parameter: false for "none" (leave it to the score), else true
+ * with the action in *a. */
+bool check_param_action(const params *cfg, const char *key, Bulwark__Action *a);
+/* A comma/space-separated list parameter, lower-cased, leading dots removed (".exe"
+ * and "exe" are one extension, ".example.com" one domain), empty items dropped. */
+void check_param_list(const params *cfg, const char *key, strlist *out);
+
 /* Adds a symbol with its configured weight; the detail is what an administrator
  * reads to understand the verdict. */
 void task_symbol(scan_task *t, const char *name, const char *fmt, ...)

@@ -36,19 +36,13 @@ static const symbol_def archives_symbols[] = {
     {NULL, 0, NULL},
 };
 
-static bool parse_action(const params *cfg, const char *key, Bulwark__Action *a)
-{
-    const char *s = params_str(cfg, key);
-    return strcmp(s, "none") != 0 && action_parse(s, a);
-}
-
 static bool archives_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
     archives_state *s = xcalloc(1, sizeof *s);
-    s->force_limit = parse_action(cfg, "check.archives.limit_action", &s->limit);
-    s->force_encrypted = parse_action(cfg, "check.archives.encrypted_action", &s->encrypted);
+    s->force_limit = check_param_action(cfg, "check.archives.limit_action", &s->limit);
+    s->force_encrypted = check_param_action(cfg, "check.archives.encrypted_action", &s->encrypted);
     s->max_ratio = params_double(cfg, "check.archives.max_ratio");
     *state = s;
     return true;

@@ -64,50 +64,32 @@ static void attach_free(void *state)
     free(s);
 }
 
-/* Splits a comma/space separated list into lower-case items; strips a leading dot
- * from extensions. False (with err) on an absurd item. */
-static bool parse_list(const params *cfg, const char *key, bool ext, strlist *out, char *err,
+/* A list parameter; false (with err) on an absurd item. */
+static bool parse_list(const params *cfg, const char *key, size_t maxlen, strlist *out, char *err,
                        size_t errlen)
 {
-    char *list = xstrdup(params_str(cfg, key));
-    char *save = NULL;
-    bool ok = true;
-    for (char *e = strtok_r(list, ", \t", &save); e; e = strtok_r(NULL, ", \t", &save)) {
-        if (ext && *e == '.')
-            e++;
-        if (!*e)
-            continue;
-        if (strlen(e) > (ext ? MAX_EXT : 127)) {
-            snprintf(err, errlen, "%s: '%.40s' is too long", key, e);
-            ok = false;
-            break;
+    check_param_list(cfg, key, out);
+    for (size_t i = 0; i < out->n; i++) {
+        if (strlen(out->v[i]) > maxlen) {
+            snprintf(err, errlen, "%s: '%.40s' is too long", key, out->v[i]);
+            return false;
         }
-        for (char *p = e; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        strlist_add(out, e);
     }
-    free(list);
-    return ok;
-}
-
-static bool forced(const params *cfg, const char *key, Bulwark__Action *a)
-{
-    const char *v = params_str(cfg, key);
-    return strcmp(v, "none") != 0 && action_parse(v, a);
+    return true;
 }
 
 static bool attach_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     attach_state *s = xcalloc(1, sizeof *s);
-    if (!parse_list(cfg, "check.attachments.block", true, &s->block, err, errlen) ||
-        !parse_list(cfg, "check.attachments.allow", true, &s->allow, err, errlen) ||
-        !parse_list(cfg, "check.attachments.block_types", false, &s->block_types, err, errlen) ||
-        !parse_list(cfg, "check.attachments.allow_types", false, &s->allow_types, err, errlen)) {
+    if (!parse_list(cfg, "check.attachments.block", MAX_EXT, &s->block, err, errlen) ||
+        !parse_list(cfg, "check.attachments.allow", MAX_EXT, &s->allow, err, errlen) ||
+        !parse_list(cfg, "check.attachments.block_types", 127, &s->block_types, err, errlen) ||
+        !parse_list(cfg, "check.attachments.allow_types", 127, &s->allow_types, err, errlen)) {
         attach_free(s);
         return false;
     }
-    s->force = forced(cfg, "check.attachments.action", &s->action);
-    s->limit_force = forced(cfg, "check.attachments.limit_action", &s->limit_action);
+    s->force = check_param_action(cfg, "check.attachments.action", &s->action);
+    s->limit_force = check_param_action(cfg, "check.attachments.limit_action", &s->limit_action);
     s->max_size = (uint64_t)params_int(cfg, "check.attachments.max_size");
     s->max_count = (size_t)params_int(cfg, "check.attachments.max_count");
     *state = s;

@@ -12,8 +12,8 @@
  * check.clamav.limits_action: fail-closed); a failed scan is CLAM_ERROR and a
  * tempfail, so the message is retried rather than passed unscanned; no engine in
  * the process is CLAM_UNAVAILABLE, weight 0, said once per message. */
-#include "clam.h"
 #include "checks.h"
+#include "clam.h"
 #include "log.h"
 #include "util.h"
 
@@ -42,19 +42,13 @@ static const symbol_def clamav_symbols[] = {
     {NULL, 0, NULL},
 };
 
-static bool parse_action(const params *cfg, const char *key, Bulwark__Action *a)
-{
-    const char *v = params_str(cfg, key);
-    return strcmp(v, "none") != 0 && action_parse(v, a);
-}
-
 static bool clamav_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
     clam_state *s = xcalloc(1, sizeof *s);
-    s->force = parse_action(cfg, "check.clamav.action", &s->action);
-    s->force_limits = parse_action(cfg, "check.clamav.limits_action", &s->limits_action);
+    s->force = check_param_action(cfg, "check.clamav.action", &s->action);
+    s->force_limits = check_param_action(cfg, "check.clamav.limits_action", &s->limits_action);
     s->heuristics = params_bool(cfg, "check.clamav.heuristics");
     *state = s;
     return true;

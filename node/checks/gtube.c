@@ -24,8 +24,7 @@ static const symbol_def gtube_symbols[] = {
 static bool gtube_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     gtube_state *s = xcalloc(1, sizeof *s);
-    const char *a = params_str(cfg, "check.gtube.action");
-    s->force = strcmp(a, "none") != 0 && action_parse(a, &s->action);
+    s->force = check_param_action(cfg, "check.gtube.action", &s->action);
     *state = s;
     return true;
 }

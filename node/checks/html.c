@@ -69,28 +69,13 @@ static void html_state_free(void *state)
     free(s);
 }
 
-static void host_list(const char *text, strlist *out)
-{
-    char *list = xstrdup(text);
-    char *save = NULL;
-    for (char *e = strtok_r(list, ", \t", &save); e; e = strtok_r(NULL, ", \t", &save)) {
-        for (char *p = e; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        while (*e == '.')
-            e++;
-        if (*e)
-            strlist_add(out, e);
-    }
-    free(list);
-}
-
 static bool html_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
     html_state *s = xcalloc(1, sizeof *s);
-    host_list(params_str(cfg, "check.html.shorteners"), &s->shorteners);
-    host_list(params_str(cfg, "check.html.redirectors"), &s->redirectors);
+    check_param_list(cfg, "check.html.shorteners", &s->shorteners);
+    check_param_list(cfg, "check.html.redirectors", &s->redirectors);
     *state = s;
     return true;
 }

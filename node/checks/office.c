@@ -79,19 +79,13 @@ static void hit_add(hit *h, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool parse_action(const params *cfg, const char *key, Bulwark__Action *a)
-{
-    const char *s = params_str(cfg, key);
-    return strcmp(s, "none") != 0 && action_parse(s, a);
-}
-
 static bool office_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
     office_state *s = xcalloc(1, sizeof *s);
-    s->force_macro = parse_action(cfg, "check.office.macro_action", &s->macro);
-    s->force_autoexec = parse_action(cfg, "check.office.autoexec_action", &s->autoexec);
+    s->force_macro = check_param_action(cfg, "check.office.macro_action", &s->macro);
+    s->force_autoexec = check_param_action(cfg, "check.office.autoexec_action", &s->autoexec);
     *state = s;
     return true;
 }

@@ -25,8 +25,7 @@ static bool size_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     size_state *s = xcalloc(1, sizeof *s);
     s->max = (size_t)params_int(cfg, "check.size.max_bytes");
-    const char *a = params_str(cfg, "check.size.action");
-    s->force = strcmp(a, "none") != 0 && action_parse(a, &s->action);
+    s->force = check_param_action(cfg, "check.size.action", &s->action);
     *state = s;
     return true;
 }
