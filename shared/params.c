@@ -221,8 +221,8 @@ static const param_def cluster_defs[] = {
      "Wall time for the archive walk of one message (ARCHIVE_LIMIT)."},
     {"check.archives.limit_action", P_ENUM, "quarantine", 0, 0, "none|tag|quarantine|reject",
      "What a message whose archives could not be fully opened gets (fail-closed)."},
-    {"check.archives.encrypted_action", P_ENUM, "quarantine", 0, 0,
-     "none|tag|quarantine|reject", "What a message with an encrypted archive gets."},
+    {"check.archives.encrypted_action", P_ENUM, "quarantine", 0, 0, "none|tag|quarantine|reject",
+     "What a message with an encrypted archive gets."},
     {"check.archives.try_passwords", P_BOOL, "no", NOB,
      "Try words from the message text as passwords of encrypted archives; an archive opened "
      "this way is judged by its members (ARCHIVE_DECRYPTED)."},
