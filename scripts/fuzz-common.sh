@@ -50,9 +50,13 @@ fuzz_flags() {
 }
 
 fuzz_build() {
+  # Configured every time (quick when cached): a target added since the last run is
+  # unknown to the old Makefiles until cmake has run again.
   if [[ ! -f $FUZZ_BUILD/CMakeCache.txt ]]; then
     CC=${FUZZ_CC:-clang} cmake -S "$FUZZ_ROOT" -B "$FUZZ_BUILD" -DBULWARK_FUZZ=ON \
       -DBULWARK_SANITIZE=ON -DBULWARK_TESTS=OFF >/dev/null
+  else
+    cmake -S "$FUZZ_ROOT" -B "$FUZZ_BUILD" >/dev/null
   fi
   local targets=() t
   for t in "$@"; do targets+=(--target "fuzz_$t"); done
