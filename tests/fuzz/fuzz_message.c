@@ -74,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (q->len)
             sink += q->data[0] + q->data[q->len - 1];
         FUZZ_ASSERT(!q->is_text || !q->attachment);
-        FUZZ_ASSERT((q->text != NULL) == q->is_text);
+        /* text parts, and attached HTML files (read for their links and forms) */
+        FUZZ_ASSERT((q->text != NULL) == (q->is_text || (q->attachment && q->is_html)));
         if (q->text) {
             check_utf8(q->text, q->text_len);
             touch(q->text_charset);
