@@ -27,7 +27,8 @@
  * the message (office, ClamAV) last. The policy does not depend on the order. */
 static const check_def *const registry[] = {
     &check_size,        &check_headers,  &check_mime,   &check_gtube,  &check_html,
-    &check_attachments, &check_archives, &check_office, &check_clamav,
+    &check_attachments, &check_archives, &check_office, &check_clamav, &check_rules,
+    &check_bayes,       &check_fuzzy,    &check_rspamd,
 };
 #define NCHECKS (sizeof registry / sizeof registry[0])
 

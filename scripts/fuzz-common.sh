@@ -9,7 +9,7 @@
 FUZZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FUZZ_BUILD=$FUZZ_ROOT/build-fuzz
 FUZZ_SRC=$FUZZ_ROOT/tests/fuzz
-FUZZ_ALL_TARGETS=(packet params hdr keys scan milter cli symbols message html archive)
+FUZZ_ALL_TARGETS=(packet params hdr keys scan milter cli symbols message html archive rules)
 
 # Largest input per target: enough for the longest meaningful input (4097 short
 # header fields need ~12 KiB; a key file or config file is a few hundred bytes),
@@ -26,6 +26,7 @@ fuzz_max_len() {
     message) echo 65536 ;;
     html) echo 32768 ;;
     archive) echo 65536 ;;
+    rules) echo 16384 ;;
     *) return 1 ;;
   esac
 }

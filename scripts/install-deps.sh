@@ -10,9 +10,9 @@ PKGS=(
   libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
   libmariadb-dev libsystemd-dev libmilter-dev libzstd-dev libcurl4-openssl-dev
   libgmime-3.0-dev libmagic-dev libuchardet-dev libxml2-dev libarchive-dev libclamav-dev
-  libicu-dev libidn2-dev libpsl-dev zlib1g-dev
+  libicu-dev libidn2-dev libpsl-dev zlib1g-dev libhiredis-dev libhyperscan-dev libpcre2-dev
   # servers the tests and quickstart start on loopback
-  mariadb-server mariadb-client postfix
+  mariadb-server mariadb-client postfix redis-server rspamd
   # test tools
   libcmocka-dev python3-pytest python3-zmq python3-protobuf procps cppcheck clang-format
   swaks python3-aiosmtpd

@@ -118,6 +118,8 @@ static const param_def node_defs[] = {
      "Where libclamav writes the parts it decodes during a scan; empty: a private directory "
      "made at start under /dev/shm (tmpfs; else $TMPDIR or /tmp) and removed at exit."},
     /* -- end clamav (node) -- */
+    /* -- redis (node) -- */
+    /* -- end redis (node) -- */
     {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
 };
@@ -266,6 +268,22 @@ static const param_def cluster_defs[] = {
     {"check.clamav.limits_action", P_ENUM, "quarantine", 0, 0, "none|tag|quarantine|reject",
      "What a message ClamAV could not scan in full (CLAM_LIMITS) gets (fail-closed)."},
     /* -- end check.clamav -- */
+    /* -- check.rules -- */
+    {"check.rules.enabled", P_BOOL, "yes", NOB,
+     "Run the rule set (header, body, URI and meta rules, compiled into one matcher)."},
+    /* -- end check.rules -- */
+    /* -- check.bayes -- */
+    {"check.bayes.enabled", P_BOOL, "yes", NOB,
+     "Run the Bayesian classifier (tokens in Redis; needs the node's redis_server)."},
+    /* -- end check.bayes -- */
+    /* -- check.fuzzy -- */
+    {"check.fuzzy.enabled", P_BOOL, "yes", NOB,
+     "Match near-duplicates of learned spam (shingle hashes in Redis)."},
+    /* -- end check.fuzzy -- */
+    /* -- check.rspamd -- */
+    {"check.rspamd.enabled", P_BOOL, "yes", NOB,
+     "Ask rspamd for its verdict when check.rspamd.url is set."},
+    /* -- end check.rspamd -- */
     {"quarantine.retention_days", P_INT, "30", 1, 3650, NULL,
      "Quarantined messages older than this are deleted (checked every maintenance_interval, "
      "default hourly)."},

@@ -1,0 +1,2 @@
+/* bayes.c - (being written) */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* fuzzy.c - (being written) */
+#include "util.h"

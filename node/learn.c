@@ -1,0 +1,2 @@
+/* learn.c - (being written) */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* redisx.c - (being written) */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* rspamd.c - (being written) */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* tokens.c - (being written) */
+#include "util.h"
