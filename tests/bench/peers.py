@@ -1,0 +1,430 @@
+"""tests/bench/peers.py - private Redis, rspamd and SpamAssassin instances for the
+benchmarks (tests/bench/accuracy.sh, tests/bench/scan.sh).
+
+Everything runs on loopback (or a Unix socket) from a private directory, with no
+network: rspamd's DNS points to a stub on loopback that answers NXDOMAIN and its network
+modules (RBL/SURBL, SPF, DKIM, DMARC, ARC, ASN, fuzzy, DCC, ...) are disabled;
+SpamAssassin runs with -L (local tests only). Every process is started here with
+Popen and stopped by its PID (SIGTERM, then SIGKILL after a grace period).
+
+Run with /usr/bin/python3 (no third-party modules needed).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+RSPAMD_CONFDIR = Path("/etc/rspamd")
+SA_RULES = Path("/usr/share/spamassassin")
+SA_SITE = Path("/etc/spamassassin")
+
+# rspamd modules that need the network (DNS, HTTP, UDP to a third party) or that
+# would act on state other than the Bayes classifier (greylisting, rate limits,
+# neural nets trained by autolearn, history/reputation in Redis).
+RSPAMD_OFF = [
+    "rbl", "surbl", "emails", "spf", "dkim", "dmarc", "arc", "asn", "fuzzy_check",
+    "dcc", "mx_check", "url_redirector", "greylist", "ratelimit", "neural",
+    "replies", "reputation", "history_redis", "rspamd_update", "clickhouse",
+    "elastic", "metadata_exporter", "external_services", "antivirus", "p0f",
+    "whitelist", "dkim_signing", "bimi", "aws_s3", "metric_exporter",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+def stop(proc: subprocess.Popen | None, grace: float = 10) -> None:
+    """Stops one process we started, by its PID."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def rss_kib(pid: int) -> int:
+    """Peak resident set (VmHWM) of a process, KiB (0 if gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(k) for k in kids]
+
+
+class NxDns:
+    """A stub DNS server on a free loopback UDP port that answers every query at once
+    with NXDOMAIN (an offline resolver): rspamd's remaining lookups (PTR of relays,
+    map hosts) fail immediately instead of timing out. A thread of this process."""
+
+    def __init__(self):
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.queries = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                q, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            if len(q) < 12:
+                continue
+            self.queries += 1
+            # same id and question; QR=1, opcode copied, RD copied, RA=1, RCODE=3
+            flags = 0x8000 | (q[2] << 8 & 0x7900) | 0x0080 | 3
+            reply = q[:2] + flags.to_bytes(2, "big") + q[4:6] + b"\0\0\0\0\0\0" + q[12:]
+            try:
+                self.sock.sendto(reply, peer)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Redis:
+    """redis-server on a free loopback port, data in DIR, no persistence."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "Redis":
+        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--save", "", "--appendonly", "no", "--daemonize", "no",
+             "--logfile", str(self.dir / "redis.log"), "--protected-mode", "yes"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc, "redis-server", 30)
+        return self
+
+    def command(self, *args: str) -> bytes:
+        req = f"*{len(args)}\r\n".encode()
+        for a in args:
+            b = a.encode()
+            req += b"$%d\r\n%s\r\n" % (len(b), b)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as s:
+            s.sendall(req)
+            return s.recv(65536)
+
+    def flush(self) -> None:
+        """A fresh database: FLUSHALL (the next learner starts from nothing)."""
+        reply = self.command("FLUSHALL")
+        if not reply.startswith(b"+OK"):
+            raise RuntimeError(f"redis FLUSHALL: {reply!r}")
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+class Rspamd:
+    """rspamd (Debian's package, stock rules and scores) with a private local config:
+    WORKERS normal workers and a controller on free loopback ports, the Bayes
+    classifier in REDIS, network modules off, no autolearn."""
+
+    def __init__(self, directory: Path, redis: Redis | None, workers: int = 2,
+                 hs_cache: Path | None = None):
+        self.dir = directory
+        self.redis = redis
+        self.workers = workers
+        self.hs_cache = hs_cache
+        self.port = free_port()
+        self.ctl_port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.dns = NxDns()
+
+    def _config(self) -> None:
+        local = self.dir / "etc" / "local.d"
+        override = self.dir / "etc" / "override.d"
+        for d in (local, override, self.dir / "run", self.dir / "db", self.dir / "log"):
+            d.mkdir(parents=True, exist_ok=True)
+        opts = [f'dns {{ nameserver = ["127.0.0.1:{self.dns.port}"]; timeout = 1s; '
+                'retransmits = 1; }']
+        if self.hs_cache:
+            self.hs_cache.mkdir(parents=True, exist_ok=True)
+            opts.append(f'hs_cache_dir = "{self.hs_cache}";')
+        (local / "options.inc").write_text("\n".join(opts) + "\n")
+        for m in RSPAMD_OFF:
+            (local / f"{m}.conf").write_text("enabled = false;\n")
+        if self.redis:
+            (local / "redis.conf").write_text(f'servers = "{self.redis.addr}";\n')
+            (local / "classifier-bayes.conf").write_text(
+                f'servers = "{self.redis.addr}";\nbackend = "redis";\nautolearn = false;\n')
+        else:
+            (local / "classifier-bayes.conf").write_text('backend = "redis";\n')
+        (override / "worker-normal.inc").write_text(
+            f'bind_socket = "127.0.0.1:{self.port}";\ncount = {self.workers};\n')
+        (override / "worker-controller.inc").write_text(
+            f'bind_socket = "127.0.0.1:{self.ctl_port}";\ncount = 1;\n'
+            'secure_ip = "127.0.0.1";\n')
+        (override / "worker-proxy.inc").write_text("enabled = false;\ncount = 0;\n")
+        (override / "logging.inc").write_text(
+            f'type = "file";\nfilename = "{self.dir}/log/rspamd.log";\nlevel = "warning";\n')
+
+    def start(self) -> "Rspamd":
+        exe = shutil.which("rspamd") or "/usr/bin/rspamd"
+        self._config()
+        self.proc = subprocess.Popen(
+            [exe, "-f", "-i", "-c", str(RSPAMD_CONFDIR / "rspamd.conf"),
+             f"--var=LOCAL_CONFDIR={self.dir}/etc", f"--var=RUNDIR={self.dir}/run",
+             f"--var=DBDIR={self.dir}/db", f"--var=LOGDIR={self.dir}/log"],
+            stdin=subprocess.DEVNULL, stdout=open(self.dir / "stdout.log", "wb"),
+            stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc, "rspamd", 180)
+        wait_port(self.ctl_port, self.proc, "rspamd controller", 60)
+        return self
+
+    def wait_hyperscan(self, timeout: float = 600) -> None:
+        """Waits until the Hyperscan cache (compiled by rspamd's hs_helper at start,
+        reused from HS_CACHE on later starts) stops changing: until the workers load
+        it they match with PCRE, which is slower and would bias a throughput run."""
+        if not self.hs_cache:
+            time.sleep(5)
+            return
+        end = time.monotonic() + timeout
+        last, stable = None, 0
+        while time.monotonic() < end:
+            now = sorted((p.name, p.stat().st_size) for p in self.hs_cache.iterdir())
+            stable = stable + 1 if now == last and now else 0
+            if stable >= 5:
+                return
+            last = now
+            time.sleep(1)
+
+    def stat(self) -> dict | None:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", self.ctl_port, timeout=30)
+            c.request("GET", "/stat")
+            r = c.getresponse()
+            return json.loads(r.read())
+        except (OSError, ValueError):
+            return None
+
+    def worker_pids(self) -> list[int]:
+        return children(self.proc.pid) if self.proc else []
+
+    def _post(self, conn_cache: dict, port: int, path: str, body: bytes) -> tuple[int, dict]:
+        key = (port, os.getpid(), id(conn_cache))
+        for attempt in range(3):
+            c = conn_cache.get(key)
+            if c is None:
+                c = conn_cache[key] = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            try:
+                c.request("POST", path, body=body, headers={"Content-Length": str(len(body))})
+                r = c.getresponse()
+                data = r.read()
+                if r.getheader("Connection", "").lower() == "close":
+                    c.close()
+                    conn_cache.pop(key, None)
+                try:
+                    return r.status, json.loads(data)
+                except ValueError:
+                    return r.status, {"raw": data[:200].decode(errors="replace")}
+            except (OSError, http.client.HTTPException):
+                c.close()
+                conn_cache.pop(key, None)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def check_many(self, files: list[str], parallel: int) -> dict[str, dict]:
+        """POST /checkv2 every file, PARALLEL requests in flight; file -> reply."""
+        import threading
+        local = threading.local()
+
+        def one(f: str) -> tuple[str, dict]:
+            cache = getattr(local, "cache", None)
+            if cache is None:
+                cache = local.cache = {}
+            _, reply = self._post(cache, self.port, "/checkv2", Path(f).read_bytes())
+            return f, reply
+
+        with cf.ThreadPoolExecutor(parallel) as ex:
+            return dict(ex.map(one, files))
+
+    def learn_many(self, files: list[str], spam: bool, parallel: int) -> dict[str, int]:
+        """POST /learnspam or /learnham to the controller; counts of outcomes."""
+        import threading
+        local = threading.local()
+        path = "/learnspam" if spam else "/learnham"
+
+        def one(f: str) -> str:
+            cache = getattr(local, "cache", None)
+            if cache is None:
+                cache = local.cache = {}
+            status, reply = self._post(cache, self.ctl_port, path, Path(f).read_bytes())
+            if status == 200 and reply.get("success"):
+                return "learned"
+            err = str(reply.get("error", reply))
+            if "already" in err:
+                return "already known"
+            if "class" in err:
+                return "skipped (already in class)"
+            return f"error {status}: {err[:80]}"
+
+        counts: dict[str, int] = {}
+        with cf.ThreadPoolExecutor(parallel) as ex:
+            for outcome in ex.map(one, files):
+                counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+    def stop(self) -> None:
+        stop(self.proc, 20)
+        self.dns.close()
+
+
+class SpamAssassin:
+    """SpamAssassin 4 from Debian: the shipped rules (/usr/share/spamassassin, or
+    what sa-update installed), a private site config and Bayes database, -L (local
+    tests only), no auto-learning; spamd on a Unix socket with CHILDREN children."""
+
+    def __init__(self, directory: Path, children: int = 2):
+        self.dir = directory
+        self.children = children
+        self.site = directory / "site"
+        self.bayes = directory / "bayes"
+        self.sock = directory / "spamd.sock"
+        self.proc: subprocess.Popen | None = None
+
+    @staticmethod
+    def rules_dir() -> Path:
+        """Where SpamAssassin would load its rules from: sa-update's directory if it
+        ever ran (/var/lib/spamassassin/<version>/), else the shipped ones."""
+        var = sorted(Path("/var/lib/spamassassin").glob("[0-9]*"))
+        for v in reversed(var):
+            if any(v.rglob("*.cf")):
+                return v
+        return SA_RULES
+
+    def setup(self) -> None:
+        self.site.mkdir(parents=True, exist_ok=True)
+        self.bayes.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o777)
+        os.chmod(self.dir.parent, 0o755)  # spamd's children run as nobody
+        os.chmod(self.bayes, 0o777)
+        for pre in SA_SITE.glob("*.pre"):  # the plugin loads (Bayes is a plugin in 4.0)
+            shutil.copy(pre, self.site / pre.name)
+        (self.site / "local.cf").write_text(
+            "# bulwark accuracy bench: no network, Bayes from a private database\n"
+            "local_tests_only 1\n"
+            "skip_rbl_checks 1\n"
+            "dns_available no\n"
+            "use_bayes 1\n"
+            "bayes_auto_learn 0\n"
+            "bayes_auto_expire 0\n"
+            f"bayes_path {self.bayes}/bayes\n"
+            "bayes_file_mode 0666\n"
+            "use_razor2 0\nuse_pyzor 0\nuse_dcc 0\n"
+            "required_score 5.0\n")
+
+    def _base(self) -> list[str]:
+        return ["-C", str(self.rules_dir()), f"--siteconfigpath={self.site}"]
+
+    def learn(self, files: list[str], spam: bool) -> str:
+        cmd = ["sa-learn", "-L", *self._base(), f"--prefspath={self.dir}/user_prefs",
+               "--no-sync", "--spam" if spam else "--ham", "-f", "-"]
+        r = subprocess.run(cmd, input="\n".join(files) + "\n", text=True,
+                           capture_output=True, check=True)
+        return r.stdout.strip()
+
+    def sync(self) -> str:
+        r = subprocess.run(["sa-learn", "-L", *self._base(),
+                            f"--prefspath={self.dir}/user_prefs", "--sync"],
+                           text=True, capture_output=True, check=True)
+        for p in self.bayes.iterdir():
+            os.chmod(p, 0o666)
+        return r.stdout.strip()
+
+    def magic(self) -> str:
+        r = subprocess.run(["sa-learn", *self._base(), f"--prefspath={self.dir}/user_prefs",
+                            "--dump", "magic"], text=True, capture_output=True)
+        return r.stdout
+
+    def start(self) -> "SpamAssassin":
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/spamd", "-L", *self._base(), "-x", "-u", "nobody",
+             f"--socketpath={self.sock}", "--socketmode=0666", "-m", str(self.children),
+             "--min-children", str(self.children), "--max-conn-per-child=100000",
+             "-s", f"{self.dir}/spamd.log", "-H", str(self.dir)],
+            stdin=subprocess.DEVNULL, stdout=open(self.dir / "stdout.log", "wb"),
+            stderr=subprocess.STDOUT)
+        end = time.monotonic() + 180
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"spamd exited with status {self.proc.returncode} "
+                                   f"(see {self.dir}/spamd.log)")
+            if self.sock.exists():
+                r = subprocess.run(["spamc", "-U", str(self.sock), "-K"],
+                                   capture_output=True, text=True)
+                if r.returncode == 0:
+                    return self
+            time.sleep(0.5)
+        raise RuntimeError("spamd did not answer PING within 180s")
+
+    def check_many(self, files: list[str], parallel: int) -> dict[str, float | None]:
+        """spamc -c for every file, PARALLEL at a time; file -> score (None: error)."""
+        def one(f: str) -> tuple[str, float | None]:
+            with open(f, "rb") as fh:
+                r = subprocess.run(["spamc", "-U", str(self.sock), "-c", "-x", "-t", "300",
+                                    "-s", "67108864"], stdin=fh, capture_output=True)
+            out = r.stdout.decode(errors="replace").strip()
+            try:
+                return f, float(out.split("/")[0])
+            except ValueError:
+                return f, None
+
+        with cf.ThreadPoolExecutor(parallel) as ex:
+            return dict(ex.map(one, files))
+
+    def stop(self) -> None:
+        stop(self.proc, 20)
