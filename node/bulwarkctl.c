@@ -13,9 +13,11 @@
 #include "hdr.h"
 #include "json.h"
 #include "keys.h"
+#include "learn.h"
 #include "log.h"
 #include "params.h"
 #include "pipeline.h"
+#include "redisx.h"
 #include "util.h"
 #include "zmqx.h"
 
@@ -55,6 +57,11 @@ static const char *usage_text =
     "      --clamav-db DIR: (--local) scan with ClamAV using the signatures in DIR\n"
     "               (without it, ClamAV reports CLAM_UNAVAILABLE)\n"
     "      --record: have the master log the verdict (and quarantine) as for mail\n"
+    "      --redis HOST:PORT: (--local) Redis for Bayes/fuzzy (default: redis_server)\n"
+    "  learn --spam|--ham [--scope global|domain:D|user:ADDR] [--redis HOST:PORT]\n"
+    "        PATH...                        teach the Bayes classifier (directories\n"
+    "                                       recursively; per file: learned, already\n"
+    "                                       learned, moved)\n"
     "  config get [--changed] [--version N] [KEY]\n"
     "  config set [--comment TEXT] [--base N] KEY=VALUE... | KEY VALUE\n"
     "  config unset [--comment TEXT] KEY...\n"
@@ -275,8 +282,18 @@ typedef struct {
     strlist sets;
     const char *config_file;
     const char *clamav_db;
+    const char *redis;
     bool local, record;
 } scan_opts;
+
+/* --redis, else the client configuration's redis_server. */
+static void setup_redis(ctl *c, const char *opt, unsigned timeout_ms)
+{
+    char err[256];
+    const char *server = opt ? opt : params_str(c->cfg, "redis_server");
+    if (!redisx_configure(server, timeout_ms, err, sizeof err))
+        die_usage("--redis: %s", err);
+}
 
 static int scan_local(ctl *c, scan_opts *o, strlist *files)
 {
@@ -306,6 +323,7 @@ static int scan_local(ctl *c, scan_opts *o, strlist *files)
         if (!clam_start(&cc, err, sizeof err))
             die("--clamav-db: %s", err);
     }
+    setup_redis(c, o->redis, 1000);
     int failures = 0;
     for (size_t i = 0; i < files->n; i++) {
         size_t len;
@@ -326,6 +344,7 @@ static int scan_local(ctl *c, scan_opts *o, strlist *files)
         free(raw);
     }
     pipeline_release(&pl);
+    redisx_thread_done();
     if (o->clamav_db)
         clam_stop();
     params_destroy(&node_cfg);
@@ -494,7 +513,8 @@ static int cmd_scan(ctl *c, int argc, char **argv)
         {"from", required_argument, 0, 'f'}, {"rcpt", required_argument, 0, 'r'},
         {"set", required_argument, 0, 's'},  {"config", required_argument, 0, 'C'},
         {"record", no_argument, 0, 'R'},     {"clamav-db", required_argument, 0, 'A'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
+        {"redis", required_argument, 0, 'D'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int opt;
     optind = 1;
@@ -514,6 +534,7 @@ static int cmd_scan(ctl *c, int argc, char **argv)
                 die_usage("scan: --clamav-db wants a directory");
             o.clamav_db = optarg;
             break;
+        case 'D': o.redis = optarg; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: die_usage("scan: bad option");
         }
@@ -526,6 +547,8 @@ static int cmd_scan(ctl *c, int argc, char **argv)
         die_usage("scan: --record needs the cluster (not --local)");
     if (!o.local && o.clamav_db)
         die_usage("scan: --clamav-db only applies with --local (nodes use their clamav_db_dir)");
+    if (!o.local && o.redis)
+        die_usage("scan: --redis only applies with --local (nodes use their redis_server)");
     o.env.rcpt = o.rcpt.v;
     o.env.n_rcpt = o.rcpt.n;
     strlist files = {0};
@@ -537,6 +560,84 @@ static int cmd_scan(ctl *c, int argc, char **argv)
     strlist_free(&o.rcpt);
     strlist_free(&o.sets);
     return rc || errors ? 1 : 0;
+}
+
+/* ---- learn ------------------------------------------------------------------------- */
+
+static int cmd_learn(ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"spam", no_argument, 0, 's'},        {"ham", no_argument, 0, 'H'},
+        {"scope", required_argument, 0, 'S'}, {"redis", required_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+    };
+    int cls = -1, opt;
+    const char *scope_arg = "global", *redis = NULL;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+        case 'H':
+            if (cls != -1 && cls != (opt == 's'))
+                die_usage("learn: --spam or --ham, not both");
+            cls = opt == 's';
+            break;
+        case 'S': scope_arg = optarg; break;
+        case 'D': redis = optarg; break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        default: die_usage("learn: bad option");
+        }
+    }
+    if (cls == -1)
+        die_usage("learn: say --spam or --ham");
+    if (optind >= argc)
+        die_usage("learn: no files given");
+    char scope[BAYES_SCOPE_MAX + 4];
+    if (strcmp(scope_arg, "global") == 0)
+        snprintf(scope, sizeof scope, "g");
+    else if (!(strncmp(scope_arg, "domain:", 7) == 0 &&
+               bayes_scope_domain(scope_arg + 7, scope, sizeof scope)) &&
+             !(strncmp(scope_arg, "user:", 5) == 0 &&
+               bayes_scope_user(scope_arg + 5, scope, sizeof scope)))
+        die_usage("learn: --scope wants global, domain:DOMAIN or user:ADDRESS, not '%s'",
+                  scope_arg);
+    setup_redis(c, redis, 5000);
+    if (!redisx_configured())
+        die_usage("learn: no Redis: give --redis HOST:PORT (or redis_server in the config)");
+    char err[512];
+    if (!redisx_get(err, sizeof err))
+        die("%s", err);
+    strlist files = {0};
+    int errors = 0;
+    for (int i = optind; i < argc; i++)
+        collect(argv[i], &files, &errors, false);
+    size_t counts[3] = {0};
+    uint64_t t0 = mono_us();
+    for (size_t i = 0; i < files.n; i++) {
+        size_t len;
+        char *raw = file_read(files.v[i], &len);
+        if (!raw) {
+            printf("%s: error %s\n", files.v[i], strerror(errno));
+            errors++;
+            continue;
+        }
+        bayes_learn_result res;
+        if (learn_raw((const uint8_t *)raw, len, cls == 1, scope, 0, &res, err, sizeof err)) {
+            counts[res]++;
+            printf("%s: %s\n", files.v[i], bayes_learn_result_name(res));
+        } else {
+            printf("%s: error %s\n", files.v[i], err);
+            errors++;
+        }
+        free(raw);
+    }
+    double secs = (double)(mono_us() - t0) / 1e6;
+    printf("%s into %s: %zu learned, %zu already learned, %zu moved, %d errors (%.1f s)\n",
+           cls == 1 ? "spam" : "ham", scope, counts[BAYES_LEARNED], counts[BAYES_ALREADY],
+           counts[BAYES_MOVED], errors, secs);
+    strlist_free(&files);
+    redisx_thread_done();
+    return errors ? 1 : 0;
 }
 
 /* ---- status ------------------------------------------------------------------------ */
@@ -1323,6 +1424,8 @@ int main(int argc, char **argv)
         rc = cmd_quarantine(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "log") == 0)
         rc = cmd_log(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "learn") == 0)
+        rc = cmd_learn(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "keygen") == 0)
         rc = cmd_keygen(sub_argc, sub_argv);
     else if (strcmp(cmd, "version") == 0)

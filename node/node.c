@@ -18,6 +18,7 @@
 #include "log.h"
 #include "params.h"
 #include "pipeline.h"
+#include "redisx.h"
 #include "util.h"
 #include "zmqx.h"
 
@@ -153,6 +154,7 @@ static void *worker_main(void *arg)
         zmq_msg_close(&m);
     }
     zmq_close(s);
+    redisx_thread_done();
     return NULL;
 }
 
@@ -589,6 +591,11 @@ int main(int argc, char **argv)
     if (!clamav)
         log_info("event=clamav_off reason=\"clamav_db_dir is empty\" effect=\"CLAM_UNAVAILABLE "
                  "when check.clamav.enabled\"");
+    const char *redis = params_str(n.cfg, "redis_server");
+    if (!redisx_configure(redis, (unsigned)params_int(n.cfg, "redis_timeout"), err, sizeof err))
+        log_fatal("event=redis_config redis_server=\"%s\" error=\"%s\"", redis, err);
+    if (*redis)
+        log_info("event=redis redis_server=%s", redis);
     n.ctx = zmq_ctx_new();
     n.inproc = zx_socket(n.ctx, ZMQ_ROUTER, 0);
     if (zmq_bind(n.inproc, WORKERS_EP) != 0)

@@ -11,6 +11,7 @@
 #include "checks/checks.h"
 #include "dict.h"
 #include "json.h"
+#include "learn.h"
 #include "log.h"
 #include "message.h"
 #include "util.h"
@@ -385,3 +386,6 @@ const Bulwark__ScanResult *scan_result(const scan_task *t)
 {
     return &t->result;
 }
+    for (size_t i = 0; i < NCHECKS; i++) /* Bayes autolearn reads the verdict */
+        if (t->pl->enabled[i] && registry[i] == &check_bayes)
+            check_bayes_autolearn(t, t->pl->state[i]);

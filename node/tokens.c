@@ -1,2 +1,273 @@
-/* tokens.c - (being written) */
+/* tokens.c - the Bayes tokenizer: a message and its headers to a set of hashes.
+ *
+ * Words are found with ICU's character classes over the UTF-8 text (letters and
+ * digits of every script; everything else separates), lower-cased with u_tolower.
+ * Each accepted word is hashed once; the OSB pairs are combined from the two word
+ * hashes and the distance, so the text is walked once with a ring of the last four
+ * word hashes. Everything goes into one growing array, which is sorted and made
+ * distinct at the end, then cut to the limit (the cut keeps the smallest hashes,
+ * an unbiased sample since the hash is uniform). The text read is bounded
+ * (TOK_TEXT_MAX bytes of body text, TOK_WORDS_MAX words) so a huge message costs
+ * no more than a large one. */
+#include "tokens.h"
+#include "html.h"
+#include "unicode.h"
 #include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
+
+#define TOK_TEXT_MAX (256 * 1024)
+#define TOK_WORDS_MAX 20000
+
+static uint64_t fmix64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+uint64_t tok_hash(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return fmix64(h);
+}
+
+uint64_t tok_pair(uint64_t a, uint64_t b, unsigned dist)
+{
+    /* Asymmetric in a and b (a rotation), distinct per distance. */
+    return fmix64(a * 0x9e3779b97f4a7c15ULL ^ ((b << 23) | (b >> 41)) ^ (0x5bd1e995ULL * dist));
+}
+
+static void push(uint64_t **v, size_t *n, size_t *cap, uint64_t t)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        *v = xrealloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*n)++] = t;
+}
+
+static void push_str(uint64_t **v, size_t *n, size_t *cap, const char *prefix, const char *s)
+{
+    char buf[512];
+    int k = snprintf(buf, sizeof buf, "%s%s", prefix, s);
+    if (k < 0)
+        return;
+    push(v, n, cap, tok_hash(buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1));
+}
+
+void tok_words(const char *utf8, size_t len, const char *prefix, bool osb, uint64_t **v, size_t *n,
+               size_t *cap)
+{
+    const uint8_t *s = (const uint8_t *)utf8;
+    int32_t slen = len > TOK_TEXT_MAX ? TOK_TEXT_MAX : (int32_t)len;
+    size_t plen = strlen(prefix);
+    char word[TOK_WORD_MAX * 4 + 64]; /* prefix + up to 40 code points of 4 bytes */
+    uint64_t ring[TOK_OSB_WINDOW - 1] = {0};
+    size_t seen = 0, words = 0;
+    int32_t i = 0;
+    while (i < slen && words < TOK_WORDS_MAX) {
+        UChar32 c;
+        U8_NEXT(s, i, slen, c);
+        if (c < 0 || !u_isalnum(c))
+            continue;
+        /* A word: collect its code points, lower-cased. */
+        memcpy(word, prefix, plen);
+        size_t wl = plen, cps = 0, prefix_end = plen;
+        bool digits = true;
+        while (true) {
+            if (cps < TOK_WORD_MAX) {
+                UChar32 lc = u_tolower(c);
+                UBool err = false;
+                int32_t off = (int32_t)wl;
+                U8_APPEND(word, off, (int32_t)sizeof word, lc, err);
+                if (!err)
+                    wl = (size_t)off;
+                if (cps < 6)
+                    prefix_end = wl;
+            }
+            if (!u_isdigit(c))
+                digits = false;
+            cps++;
+            if (i >= slen)
+                break;
+            U8_NEXT(s, i, slen, c);
+            if (c < 0 || !u_isalnum(c))
+                break;
+        }
+        if (cps < TOK_WORD_MIN || digits)
+            continue;
+        uint64_t h;
+        if (cps > TOK_WORD_MAX) {
+            char lw[128];
+            int k = snprintf(lw, sizeof lw, "%sLONG:%zu/%.*s", prefix, cps,
+                             (int)(prefix_end - plen), word + plen);
+            h = tok_hash(lw, (size_t)k < sizeof lw ? (size_t)k : sizeof lw - 1);
+        } else {
+            h = tok_hash(word, wl);
+        }
+        push(v, n, cap, h);
+        words++;
+        if (osb) {
+            size_t back = seen < TOK_OSB_WINDOW - 1 ? seen : TOK_OSB_WINDOW - 1;
+            for (size_t d = 1; d <= back; d++)
+                push(v, n, cap, tok_pair(ring[(seen - d) % (TOK_OSB_WINDOW - 1)], h, (unsigned)d));
+            ring[seen % (TOK_OSB_WINDOW - 1)] = h;
+            seen++;
+        }
+    }
+}
+
+/* The domain of the first address in a header value, lower case; "" when none. */
+static void addr_domain(const char *v, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    const char *lt = strchr(v, '<');
+    const char *at = strchr(lt ? lt : v, '@');
+    if (!at)
+        return;
+    size_t k = 0;
+    for (const char *p = at + 1; *p && k + 1 < outlen; p++) {
+        if (*p == '>' || *p == ' ' || *p == ',' || *p == ';' || *p == ')' || *p == '"')
+            break;
+        out[k++] = (char)tolower((unsigned char)*p);
+    }
+    out[k] = '\0';
+}
+
+/* A header value folded to a stable shape: lower case, digits as '#', cut at 60. */
+static void shape(const char *v, char *out, size_t outlen)
+{
+    size_t k = 0;
+    for (; *v && k + 1 < outlen && k < 60; v++)
+        out[k++] = isdigit((unsigned char)*v) ? '#' : (char)tolower((unsigned char)*v);
+    out[k] = '\0';
+}
+
+/* What the first Received "from" host looks like: "ip" (a bracketed or bare IP,
+ * "unknown"), "dyn" (digits in the host name: dynamic pools), "name", or "none". */
+static const char *received_shape(const char *v)
+{
+    const char *p = v;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, "from ", 5) != 0)
+        return "none";
+    p += 5;
+    while (*p == ' ')
+        p++;
+    if (*p == '[' || strncasecmp(p, "unknown", 7) == 0)
+        return "ip";
+    size_t digits = 0, dots = 0, n = 0;
+    for (; *p && *p != ' ' && *p != '(' && *p != ';'; p++, n++) {
+        if (isdigit((unsigned char)*p))
+            digits++;
+        else if (*p == '.')
+            dots++;
+    }
+    if (n && digits + dots == n)
+        return "ip";
+    if (digits >= 3)
+        return "dyn";
+    return dots ? "name" : "bare";
+}
+
+static void header_tokens(const hdr_block *h, uint64_t **v, size_t *n, size_t *cap)
+{
+    char buf[512], dom[256];
+    const char *s = hdr_get(h, "Subject");
+    if (s) {
+        char *dec = xmalloc(4096);
+        size_t dl = uni_decode_2047(s, dec, 4096, NULL);
+        tok_words(dec, dl, "S:", false, v, n, cap);
+        free(dec);
+    }
+    if ((s = hdr_get(h, "From"))) {
+        addr_domain(s, dom, sizeof dom);
+        push_str(v, n, cap, "F:", dom[0] ? dom : "(none)");
+    }
+    if ((s = hdr_get(h, "Reply-To"))) {
+        addr_domain(s, dom, sizeof dom);
+        push_str(v, n, cap, "R:", dom[0] ? dom : "(none)");
+    }
+    if ((s = hdr_get(h, "X-Mailer")) || (s = hdr_get(h, "User-Agent"))) {
+        shape(s, buf, sizeof buf);
+        push_str(v, n, cap, "M:", buf);
+    } else {
+        push_str(v, n, cap, "M:", "(none)");
+    }
+    if ((s = hdr_get(h, "Message-ID"))) {
+        addr_domain(s, dom, sizeof dom);
+        shape(dom, buf, sizeof buf);
+        push_str(v, n, cap, "I:", buf[0] ? buf : "(none)");
+    } else {
+        push_str(v, n, cap, "I:", "(missing)");
+    }
+    if (hdr_get(h, "List-Id"))
+        push_str(v, n, cap, "L:", "list");
+    if ((s = hdr_get(h, "Received")))
+        push_str(v, n, cap, "H:rcvd:", received_shape(s));
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+uint64_t *tok_extract(const msg_model *m, const hdr_block *h, size_t max, size_t *n)
+{
+    uint64_t *v = NULL;
+    size_t cnt = 0, cap = 0;
+    if (!max)
+        max = TOK_MAX_DEFAULT;
+    if (h)
+        header_tokens(h, &v, &cnt, &cap);
+    if (m) {
+        size_t tl;
+        const char *text = msg_text(m, &tl);
+        if (text)
+            tok_words(text, tl, "", true, &v, &cnt, &cap);
+        const msg_part *parts;
+        size_t np = msg_parts(m, &parts);
+        for (size_t i = 0; i < np; i++) {
+            push_str(&v, &cnt, &cap, "CT:", parts[i].content_type);
+            if (!parts[i].is_text && parts[i].detected_type[0])
+                push_str(&v, &cnt, &cap, "A:", parts[i].detected_type);
+        }
+        const html_url *urls;
+        size_t nu = msg_urls(m, &urls);
+        for (size_t i = 0; i < nu; i++) {
+            if (!urls[i].host || !urls[i].host[0])
+                continue;
+            char base[256];
+            url_base_domain(urls[i].host, base, sizeof base);
+            push_str(&v, &cnt, &cap, "U:", base);
+        }
+    }
+    if (!cnt) {
+        free(v);
+        *n = 0;
+        return NULL;
+    }
+    qsort(v, cnt, sizeof *v, cmp_u64);
+    size_t k = 1;
+    for (size_t i = 1; i < cnt; i++)
+        if (v[i] != v[k - 1])
+            v[k++] = v[i];
+    *n = k < max ? k : max;
+    return v;
+}

@@ -119,6 +119,11 @@ static const param_def node_defs[] = {
      "made at start under /dev/shm (tmpfs; else $TMPDIR or /tmp) and removed at exit."},
     /* -- end clamav (node) -- */
     /* -- redis (node) -- */
+    {"redis_server", P_STR, "", NOB,
+     "Redis for Bayes and fuzzy hashes: HOST:PORT, [IPv6]:PORT or /path/to/socket; empty runs "
+     "without (the checks that need it stay silent)."},
+    {"redis_timeout", P_DURATION, "200ms", 10, 60000, NULL,
+     "Connect and command timeout towards Redis; a slow Redis costs a check its vote."},
     /* -- end redis (node) -- */
     {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
@@ -134,6 +139,8 @@ static const param_def ctl_defs[] = {
      "How long to wait for a reply or a scan result."},
     {"window", P_INT, "64", 1, 100000, NULL,
      "Scan jobs `bulwarkctl scan` keeps in flight at once."},
+    {"redis_server", P_STR, "", NOB,
+     "Redis for `learn` and `scan --local` (HOST:PORT or /path); --redis overrides it."},
 };
 
 static const param_def cluster_defs[] = {
@@ -280,6 +287,26 @@ static const param_def cluster_defs[] = {
     {"check.fuzzy.enabled", P_BOOL, "yes", NOB,
      "Match near-duplicates of learned spam (shingle hashes in Redis)."},
     /* -- end check.fuzzy -- */
+    {"check.bayes.min_learned", P_INT, "200", 1, 100000000, NULL,
+     "Spam AND ham messages a scope (user, domain, global) must have learned before it votes."},
+    {"check.bayes.spam_threshold", P_DOUBLE, "0.9", 0.5, 1, NULL,
+     "Spam probability from which BAYES_SPAM is added (weight scaled 0.5 here to 1.0 at 1)."},
+    {"check.bayes.ham_threshold", P_DOUBLE, "0.1", 0, 0.5, NULL,
+     "Spam probability up to which BAYES_HAM is added (weight scaled 0.5 here to 1.0 at 0)."},
+    {"check.bayes.max_tokens", P_INT, "5000", 10, 100000, NULL,
+     "Most distinct tokens taken from one message (learning and classifying)."},
+    {"check.bayes.max_used", P_INT, "150", 1, 10000, NULL,
+     "Most significant tokens combined into the probability."},
+    {"check.bayes.min_strength", P_DOUBLE, "0.1", 0, 0.49, NULL,
+     "Tokens whose probability is closer than this to 0.5 are ignored."},
+    {"check.bayes.min_token_hits", P_INT, "1", 1, 1000, NULL,
+     "Tokens learned fewer times than this (spam + ham) are ignored."},
+    {"check.bayes.autolearn", P_BOOL, "yes", NOB,
+     "Learn messages the other checks score clearly (into the global scope); needs Redis."},
+    {"check.bayes.autolearn_spam", P_DOUBLE, "12", -1000, 100000, NULL,
+     "Score without BAYES_* symbols from which a message is learned as spam."},
+    {"check.bayes.autolearn_ham", P_DOUBLE, "-1", -100000, 1000, NULL,
+     "Score without BAYES_* symbols up to which a passed message is learned as ham."},
     /* -- check.rspamd -- */
     {"check.rspamd.enabled", P_BOOL, "yes", NOB,
      "Ask rspamd for its verdict when check.rspamd.url is set."},

@@ -1,0 +1,50 @@
+/* tokens.h - the features the Bayes classifier counts: 64-bit token hashes.
+ *
+ * tok_extract() turns a parsed message (node/message.h) and its header block
+ * (shared/hdr.h) into a sorted set of distinct 64-bit hashes:
+ *   - body words (msg_text): maximal runs of Unicode letters/digits, lower-cased,
+ *     2..40 code points, pure numbers skipped; longer runs become "LONG:<len>/<first 6>";
+ *   - orthogonal sparse bigrams over the body word sequence (window 5: each word
+ *     paired with each of the 4 words before it, the distance part of the pair);
+ *   - Subject words ("S:" prefix, RFC 2047 decoded);
+ *   - header features: "F:" From domain, "R:" Reply-To domain, "M:" X-Mailer or
+ *     User-Agent (digits folded to '#'), "I:" Message-ID domain, "L:list" when
+ *     List-Id is present, "H:rcvd:<shape>" of the first Received "from" host,
+ *     "CT:" each part's declared Content-Type;
+ *   - "U:" registrable domain of every URL host; "A:" the detected type of every
+ *     non-text part.
+ * The hash is FNV-1a 64 over the token bytes finished with MurmurHash3's fmix64
+ * (FNV alone mixes the high bits poorly; Redis keys are bucketed by the high bits).
+ * It is a fixed, unkeyed function: tokens learned by one build must match the
+ * next. Pure: no global state, no I/O. */
+#ifndef BW_TOKENS_H
+#define BW_TOKENS_H
+
+#include "hdr.h"
+#include "message.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TOK_MAX_DEFAULT 5000
+#define TOK_WORD_MIN 2
+#define TOK_WORD_MAX 40
+#define TOK_OSB_WINDOW 5
+
+/* The hash of one token (the bytes as given). */
+uint64_t tok_hash(const char *s, size_t n);
+/* The hash of an OSB pair: word a, then word b `dist` words later (1..4). */
+uint64_t tok_pair(uint64_t a, uint64_t b, unsigned dist);
+
+/* Every token of the message, sorted ascending, distinct, at most max (0: the
+ * default). Returns a malloc'd array (free() it; NULL when n is 0) and its size in
+ * *n. h may be NULL (no header tokens). */
+uint64_t *tok_extract(const msg_model *m, const hdr_block *h, size_t max, size_t *n);
+
+/* The body-word part alone (unigrams and OSB pairs of utf8 text, with prefix before
+ * each unigram, e.g. "S:" or ""), appended to *v (grown with xrealloc). For tests and
+ * for tok_extract. */
+void tok_words(const char *utf8, size_t len, const char *prefix, bool osb, uint64_t **v, size_t *n,
+               size_t *cap);
+
+#endif
