@@ -286,6 +286,13 @@ static const param_def cluster_defs[] = {
     /* -- check.fuzzy -- */
     {"check.fuzzy.enabled", P_BOOL, "yes", NOB,
      "Match near-duplicates of learned spam (shingle hashes in Redis)."},
+    {"check.fuzzy.threshold", P_DOUBLE, "0.5", 0.05, 1, NULL,
+     "Fraction of the 32 min-hash positions that must match learned spam for FUZZY_SPAM "
+     "(its weight is scaled by the fraction)."},
+    {"check.fuzzy.ttl", P_DURATION, "720h", 60000, 31536000000.0, NULL,
+     "How long a learned spam or ham signature is kept in Redis (default 30 days)."},
+    {"check.fuzzy.min_words", P_INT, "10", 3, 100000, NULL,
+     "Messages with fewer words of visible text (3 characters or more) are not hashed."},
     /* -- end check.fuzzy -- */
     {"check.bayes.min_learned", P_INT, "200", 1, 100000000, NULL,
      "Spam AND ham messages a scope (user, domain, global) must have learned before it votes."},
@@ -310,6 +317,13 @@ static const param_def cluster_defs[] = {
     /* -- check.rspamd -- */
     {"check.rspamd.enabled", P_BOOL, "yes", NOB,
      "Ask rspamd for its verdict when check.rspamd.url is set."},
+    {"check.rspamd.url", P_STR, "", NOB,
+     "rspamd's normal worker, e.g. http://127.0.0.1:11333 (the message is POSTed to "
+     "URL/checkv2); empty: the check does nothing."},
+    {"check.rspamd.timeout", P_DURATION, "5s", 100, 120000, NULL,
+     "Longest wait for rspamd's answer; then RSPAMD_UNAVAILABLE and the scan goes on."},
+    {"check.rspamd.weight", P_DOUBLE, "1", 0, 100, NULL,
+     "RSPAMD_SCORE is this times rspamd's score (negative scores count too)."},
     /* -- end check.rspamd -- */
     {"quarantine.retention_days", P_INT, "30", 1, 3650, NULL,
      "Quarantined messages older than this are deleted (checked every maintenance_interval, "
