@@ -297,7 +297,9 @@ def run_spamassassin(args, tmp: Path, train: list[str], test: list[str]) -> dict
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, required=True)
-    ap.add_argument("--ctl", required=True, help="bulwarkctl")
+    ap.add_argument("--ctl", default="", help="bulwarkctl")
+    ap.add_argument("--print-split", choices=("train", "test"),
+                    help="print the TRAIN or TEST file names, one a line, and exit")
     ap.add_argument("--only", default="bulwark,rspamd,spamassassin",
                     help="comma-separated engines (bulwark, rspamd, spamassassin)")
     ap.add_argument("--cv", type=int, default=0, help="K-fold cross-validation in TRAIN")
@@ -322,6 +324,9 @@ def main() -> int:
         signal.signal(s, lambda *_: sys.exit(130))
 
     train, test = split(args.corpus)
+    if args.print_split:
+        print("\n".join(train if args.print_split == "train" else test))
+        return 0
     if args.sample > 1:
         train, test = train[::args.sample], test[::args.sample]
     tmp = Path(tempfile.mkdtemp(prefix="bulwark-accuracy.", dir="/tmp"))

@@ -305,6 +305,8 @@ class Rspamd:
             status, reply = self._post(cache, self.ctl_port, path, Path(f).read_bytes())
             if status == 200 and reply.get("success"):
                 return "learned"
+            if status == 204:  # learn_condition declined: Bayes already sure of the class
+                return "skipped (already classified)"
             err = str(reply.get("error", reply))
             if "already" in err:
                 return "already known"
@@ -428,3 +430,86 @@ class SpamAssassin:
 
     def stop(self) -> None:
         stop(self.proc, 20)
+
+
+# ---------------------------------------------------------------- command line
+# Used by tests/bench/scan.sh:
+#   peers.py serve-rspamd DIR WORKERS HS_CACHE   start Redis + rspamd, write DIR/info
+#       (JSON: port, pid), run until SIGTERM, then stop both by PID
+#   peers.py check-rspamd INFO FILELIST INFLIGHT OUT   scan every file over /checkv2,
+#       INFLIGHT requests in flight; OUT.json (one line per message: file, action,
+#       score, ms = client round trip) and OUT.time ("elapsed_s peak_rss_kib" of the
+#       normal workers, like GNU time's "%e %M")
+
+def _serve_rspamd(directory: str, workers: str, hs_cache: str) -> int:
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    done = []
+    signal.signal(signal.SIGTERM, lambda *_: done.append(1))
+    signal.signal(signal.SIGINT, lambda *_: done.append(1))
+    redis = Redis(d / "redis").start()
+    rs = Rspamd(d / "rspamd", redis, int(workers), Path(hs_cache) if hs_cache else None)
+    try:
+        rs.start()
+        rs.wait_hyperscan()
+        # warm-up: the first messages load maps and Lua state
+        warm = sorted(str(p) for p in Path(__file__).resolve().parents[2]
+                      .joinpath("state", "corpus", "spam-1").glob("*.eml"))[:20]
+        if warm:
+            rs.check_many(warm, 1)
+        (d / "info.tmp").write_text(json.dumps({"port": rs.port, "pid": rs.proc.pid,
+                                                "workers": int(workers)}))
+        (d / "info.tmp").rename(d / "info")
+        while not done and rs.proc.poll() is None:
+            time.sleep(0.2)
+    finally:
+        rs.stop()
+        redis.stop()
+    return 0
+
+
+def _check_rspamd(info: str, filelist: str, inflight: str, out: str) -> int:
+    import threading
+    meta = json.loads(Path(info).read_text())
+    files = Path(filelist).read_text().split("\n")
+    files = [f for f in files if f]
+    local = threading.local()
+
+    def one(f: str) -> str:
+        c = getattr(local, "c", None)
+        if c is None:
+            c = local.c = http.client.HTTPConnection("127.0.0.1", meta["port"], timeout=300)
+        body = Path(f).read_bytes()
+        t = time.perf_counter()
+        for attempt in range(3):
+            try:
+                c.request("POST", "/checkv2", body=body)
+                r = c.getresponse()
+                rep = json.loads(r.read())
+                break
+            except (OSError, http.client.HTTPException, ValueError):
+                c.close()
+                c = local.c = http.client.HTTPConnection("127.0.0.1", meta["port"], timeout=300)
+                rep = {"action": "error"}
+        ms = (time.perf_counter() - t) * 1000
+        return json.dumps({"file": f, "action": rep.get("action", "error"),
+                           "score": rep.get("score"), "ms": ms})
+
+    t = time.monotonic()
+    with cf.ThreadPoolExecutor(int(inflight)) as ex:
+        lines = list(ex.map(one, files))
+    elapsed = time.monotonic() - t
+    workers = [p for p in children(meta["pid"])
+               if "normal" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+    rss = max((rss_kib(p) for p in workers), default=0)
+    Path(out + ".json").write_text("\n".join(lines) + "\n")
+    Path(out + ".time").write_text(f"{elapsed:.2f} {rss}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    cmds = {"serve-rspamd": _serve_rspamd, "check-rspamd": _check_rspamd}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        sys.exit(f"usage: peers.py {{{'|'.join(cmds)}}} ARGS...")
+    sys.exit(cmds[sys.argv[1]](*sys.argv[2:]))

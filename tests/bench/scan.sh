@@ -1,24 +1,53 @@
 #!/usr/bin/env bash
 # tests/bench/scan.sh - throughput and memory of the local scan pipeline (every check,
-# ClamAV with the tests' signatures) over the SpamAssassin public corpus.
+# ClamAV with the tests' signatures) over the SpamAssassin public corpus, with rspamd
+# beside it.
 #
 # Builds a Release tree (build-bench), fetches the corpus (tests/bench/corpus.sh),
 # writes the test ClamAV database (tests/integration/corpus.py), then ROUNDS times,
-# alternating, runs over every message of the corpus in one process each:
+# alternating, runs over every message of the corpus (or of the accuracy benchmark's
+# TEST set with --test) in one process each:
 #   bulwark+clamav  bulwarkctl scan --local --json --clamav-db DB   (the full pipeline)
 #   bulwark         bulwarkctl scan --local --json                  (without ClamAV)
 #   clamscan        clamscan -d DB (ClamAV alone, same signatures: the peer for the
 #                   ClamAV share of the cost; it parses MIME and archives itself)
+#   rspamd          Debian's rspamd 3.4, stock rules, network modules off (DNS answered
+#                   NXDOMAIN by a loopback stub, see tests/bench/peers.py), ONE normal
+#                   worker process, Bayes in a private Redis but UNTRAINED (so skipped,
+#                   like bulwark here, which runs without --redis); fed over HTTP
+#                   /checkv2 by a client keeping RSPAMD_INFLIGHT (default 2) requests in
+#                   flight so the worker never waits for the client. One rspamd worker
+#                   (one process, one thread) against one bulwarkctl thread: both get
+#                   one core; the client runs on the other core. Started once before
+#                   the rounds (Hyperscan cache warm, 20 warm-up messages), stopped by
+#                   PID at exit. Peak RSS is the normal worker's (VmHWM).
 # and prints, per variant, the median messages/s, MB/s, peak RSS (GNU time) and the
-# per-message p50/p99 from the pipeline's own timing. One thread per process: the
-# figures are per core. docs/performance.md keeps them.
+# per-message p50/p99 (bulwark: the pipeline's own timing; rspamd: the client's round
+# trip). One thread per process: the figures are per core. docs/performance.md keeps
+# them; docs/accuracy.md the rspamd comparison on TEST.
 #
-# usage: tests/bench/scan.sh [ROUNDS]    (default 3)
+# usage: tests/bench/scan.sh [--test] [--variants V1,V2,...] [ROUNDS]   (default 3)
+#   --test      only the accuracy benchmark's TEST set (easy-ham-2, spam-2, hard-ham-1
+#               with an even id: 2,921 messages); default: the whole corpus (6,046)
+#   --variants  default bulwark+clamav,bulwark,clamscan,rspamd (rspamd only if
+#               installed)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BULWARK_BUILD:-$REPO/build-bench}
-ROUNDS=${1:-3}
+ROUNDS=3
+SET=all
+VARIANTS=(bulwark+clamav bulwark clamscan)
+command -v rspamd >/dev/null && VARIANTS+=(rspamd)
+while (($#)); do
+    case $1 in
+        --test) SET=test; shift ;;
+        --variants) IFS=, read -ra VARIANTS <<<"$2"; shift 2 ;;
+        [0-9]*) ROUNDS=$1; shift ;;
+        *) echo "scan.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+RSPAMD_INFLIGHT=${RSPAMD_INFLIGHT:-2}
 
 if [[ -z ${BULWARK_BUILD:-} ]]; then
     "$REPO/scripts/install-deps.sh" >/dev/null
@@ -29,15 +58,46 @@ fi
 CTL=$BUILD/node/bulwarkctl
 CORPUS=$("$REPO/tests/bench/corpus.sh")
 TMP=$(mktemp -d /tmp/bulwark-scan-bench.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+chmod 755 "$TMP"
+SERVER=
+cleanup() {
+    if [[ -n $SERVER ]]; then
+        kill -TERM "$SERVER" 2>/dev/null || true
+        wait "$SERVER" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 /usr/bin/python3 -c "import sys; sys.path.insert(0, '$REPO/tests/integration'); import corpus; \
 from pathlib import Path; corpus.write_signatures(Path('$TMP/db'))"
-find "$CORPUS" -name '*.eml' | sort >"$TMP/files"
+if [[ $SET == test ]]; then
+    /usr/bin/python3 "$REPO/tests/bench/accuracy.py" --corpus "$CORPUS" --print-split test \
+        >"$TMP/files"
+else
+    find "$CORPUS" -name '*.eml' | sort >"$TMP/files"
+fi
 mapfile -t FILES <"$TMP/files"
 N=${#FILES[@]}
 BYTES=$(cat "${FILES[@]}" | wc -c)
-echo "corpus: $N messages, $((BYTES / 1024 / 1024)) MiB ($CORPUS)"
+echo "corpus: $N messages, $((BYTES / 1024 / 1024)) MiB ($CORPUS, $([[ $SET == test ]] &&
+    echo "TEST set of tests/bench/accuracy.sh" || echo "every folder"))"
+
+if [[ " ${VARIANTS[*]} " == *" rspamd "* ]]; then
+    command -v rspamd >/dev/null || { echo "scan.sh: rspamd not installed" >&2; exit 1; }
+    /usr/bin/python3 "$REPO/tests/bench/peers.py" serve-rspamd "$TMP/rspamd" 1 \
+        "$REPO/state/rspamd-hs-cache" >"$TMP/rspamd.log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 1200); do
+        [[ -f $TMP/rspamd/info ]] && break
+        kill -0 "$SERVER" 2>/dev/null || { echo "scan.sh: rspamd failed to start:" >&2
+            cat "$TMP/rspamd.log" >&2; exit 1; }
+        sleep 0.5
+    done
+    [[ -f $TMP/rspamd/info ]] || { echo "scan.sh: rspamd not ready after 10 min" >&2; exit 1; }
+    echo "rspamd: 1 normal worker, untrained Bayes, $RSPAMD_INFLIGHT requests in flight"
+fi
 echo "machine: $(nproc) cores, $(uname -r); $ROUNDS rounds, median shown"
 
 run() { # variant round
@@ -47,11 +107,12 @@ run() { # variant round
             --clamav-db "$TMP/db" "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
         bulwark) /usr/bin/time -f '%e %M' -o "$out.time" "$CTL" scan --local --json \
             "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
+        rspamd) /usr/bin/python3 "$REPO/tests/bench/peers.py" check-rspamd "$TMP/rspamd/info" \
+            "$TMP/files" "$RSPAMD_INFLIGHT" "$out" 2>"$out.err" || true ;;
         clamscan) /usr/bin/time -f '%e %M' -o "$out.time" clamscan --no-summary --infected \
             -d "$TMP/db" "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
     esac
 }
-VARIANTS=(bulwark+clamav bulwark clamscan)
 for ((r = 1; r <= ROUNDS; r++)); do
     for v in "${VARIANTS[@]}"; do run "$v" "$r"; done
 done
@@ -72,7 +133,7 @@ for v in variants:
         e, m = t[-2], t[-1]
         secs.append(float(e))
         rss.append(int(m) / 1024)
-        if v.startswith("bulwark"):
+        if v.startswith("bulwark") or v == "rspamd":
             lines = (tmp / f"{v}.{r}.json").read_text().splitlines()
             lat = sorted(json.loads(x)["ms"] for x in lines)
             actions = {}
