@@ -10,6 +10,7 @@
  * every request got an answer, 1 when something failed, 2 for usage errors. */
 #include "clam.h"
 #include "cli.h"
+#include "fuzzy.h"
 #include "hdr.h"
 #include "json.h"
 #include "keys.h"
@@ -62,6 +63,8 @@ static const char *usage_text =
     "        PATH...                        teach the Bayes classifier (directories\n"
     "                                       recursively; per file: learned, already\n"
     "                                       learned, moved)\n"
+    "  fuzzy learn --spam|--ham [--redis HOST:PORT] PATH...   near-duplicate hashes\n"
+    "  fuzzy check [--redis HOST:PORT] PATH...  similarity to learned spam\n"
     "  config get [--changed] [--version N] [KEY]\n"
     "  config set [--comment TEXT] [--base N] KEY=VALUE... | KEY VALUE\n"
     "  config unset [--comment TEXT] KEY...\n"
@@ -508,12 +511,18 @@ static int cmd_scan(ctl *c, int argc, char **argv)
     scan_opts o = {0};
     bulwark__envelope__init(&o.env);
     static const struct option opts[] = {
-        {"local", no_argument, 0, 'l'},      {"json", no_argument, 0, 'j'},
-        {"ip", required_argument, 0, 'i'},   {"helo", required_argument, 0, 'H'},
-        {"from", required_argument, 0, 'f'}, {"rcpt", required_argument, 0, 'r'},
-        {"set", required_argument, 0, 's'},  {"config", required_argument, 0, 'C'},
-        {"record", no_argument, 0, 'R'},     {"clamav-db", required_argument, 0, 'A'},
-        {"redis", required_argument, 0, 'D'}, {"help", no_argument, 0, 'h'},
+        {"local", no_argument, 0, 'l'},
+        {"json", no_argument, 0, 'j'},
+        {"ip", required_argument, 0, 'i'},
+        {"helo", required_argument, 0, 'H'},
+        {"from", required_argument, 0, 'f'},
+        {"rcpt", required_argument, 0, 'r'},
+        {"set", required_argument, 0, 's'},
+        {"config", required_argument, 0, 'C'},
+        {"record", no_argument, 0, 'R'},
+        {"clamav-db", required_argument, 0, 'A'},
+        {"redis", required_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int opt;
@@ -635,6 +644,98 @@ static int cmd_learn(ctl *c, int argc, char **argv)
     printf("%s into %s: %zu learned, %zu already learned, %zu moved, %d errors (%.1f s)\n",
            cls == 1 ? "spam" : "ham", scope, counts[BAYES_LEARNED], counts[BAYES_ALREADY],
            counts[BAYES_MOVED], errors, secs);
+    strlist_free(&files);
+    redisx_thread_done();
+    return errors ? 1 : 0;
+}
+
+/* ---- fuzzy ------------------------------------------------------------------------- */
+
+/* `fuzzy learn --spam|--ham FILE...` stores the min-hash signature of each message's
+ * visible text in Redis (a released false positive learned as ham stops matching);
+ * `fuzzy check FILE...` prints how much of each matches learned spam. */
+static int cmd_fuzzy(ctl *c, int argc, char **argv)
+{
+    if (argc < 2 || (strcmp(argv[1], "learn") != 0 && strcmp(argv[1], "check") != 0))
+        die_usage("fuzzy: say learn or check");
+    bool learn = strcmp(argv[1], "learn") == 0;
+    static const struct option opts[] = {
+        {"spam", no_argument, 0, 's'},
+        {"ham", no_argument, 0, 'H'},
+        {"redis", required_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int cls = -1, opt;
+    const char *redis = NULL;
+    optind = 2;
+    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+        case 'H':
+            if (!learn)
+                die_usage("fuzzy check: --spam and --ham are for learn");
+            if (cls != -1 && cls != (opt == 's'))
+                die_usage("fuzzy learn: --spam or --ham, not both");
+            cls = opt == 's';
+            break;
+        case 'D': redis = optarg; break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        default: die_usage("fuzzy: bad option");
+        }
+    }
+    if (learn && cls == -1)
+        die_usage("fuzzy learn: say --spam or --ham");
+    if (optind >= argc)
+        die_usage("fuzzy: no files given");
+    setup_redis(c, redis, 5000);
+    if (!redisx_configured())
+        die_usage("fuzzy: no Redis: give --redis HOST:PORT (or redis_server in the config)");
+    char err[512];
+    if (!redisx_get(err, sizeof err))
+        die("%s", err);
+    strlist files = {0};
+    int errors = 0;
+    for (int i = optind; i < argc; i++)
+        collect(argv[i], &files, &errors, false);
+    fuzzy_opts fo;
+    fuzzy_opts_default(&fo);
+    size_t done = 0, skipped = 0;
+    for (size_t i = 0; i < files.n; i++) {
+        size_t len, tlen;
+        char *raw = file_read(files.v[i], &len);
+        if (!raw) {
+            printf("%s: error %s\n", files.v[i], strerror(errno));
+            errors++;
+            continue;
+        }
+        msg_model *m = msg_parse((const uint8_t *)raw, len);
+        const char *text = msg_text(m, &tlen);
+        fuzzy_match fm;
+        fuzzy_status st = learn ? fuzzy_learn_opts(text, tlen, cls == 1 ? FUZZY_SPAM : FUZZY_HAM,
+                                                   &fo, err, sizeof err)
+                                : fuzzy_check(text, tlen, &fo, &fm, err, sizeof err);
+        if (st == FUZZY_ERROR) {
+            printf("%s: error %s\n", files.v[i], err);
+            errors++;
+        } else if (st == FUZZY_SKIPPED) {
+            printf("%s: skipped (%s)\n", files.v[i], err);
+            skipped++;
+        } else if (learn) {
+            printf("%s: learned\n", files.v[i]);
+            done++;
+        } else {
+            printf("%s: similarity %.2f (%u spam, %u ham of %d positions)%s%s\n", files.v[i],
+                   fm.similarity, fm.spam, fm.ham, FUZZY_K, fm.campaign[0] ? " campaign " : "",
+                   fm.campaign);
+            done++;
+        }
+        msg_destroy(&m);
+        free(raw);
+    }
+    printf("fuzzy %s: %zu %s, %zu skipped (too little text), %d errors\n",
+           learn ? (cls == 1 ? "spam" : "ham") : "check", done, learn ? "learned" : "checked",
+           skipped, errors);
     strlist_free(&files);
     redisx_thread_done();
     return errors ? 1 : 0;
@@ -1424,6 +1525,8 @@ int main(int argc, char **argv)
         rc = cmd_quarantine(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "log") == 0)
         rc = cmd_log(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "fuzzy") == 0)
+        rc = cmd_fuzzy(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "learn") == 0)
         rc = cmd_learn(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "keygen") == 0)
