@@ -4,9 +4,11 @@
  * digits folded to '0') is hashed with FNV-1a, every FUZZY_SHINGLE consecutive word
  * hashes are mixed into one shingle hash, and for each of the FUZZY_K positions the
  * minimum of splitmix64(shingle ^ seed[i]) is kept. Nothing is allocated per word.
- * In Redis a learned position is the key bw:fz:<i>:<16 hex> holding "s:<campaign>"
- * (spam) or "h:<campaign>" (ham, which overrides spam so a released false positive
- * stops matching), with an expiry; a lookup is a single MGET of the FUZZY_K keys. */
+ * In Redis a learned spam position is the key bw:fz:<i>:<16 hex> holding
+ * "s:<campaign>", a learned ham position bw:fzh:<i>:<16 hex> holding "h:<campaign>",
+ * both with an expiry; a lookup is a single MGET of the 2 * FUZZY_K keys. A message
+ * closer to learned ham than to learned spam does not match, so a released false
+ * positive stops matching while the campaign it resembled still does. */
 #include "fuzzy.h"
 #include "redisx.h"
 
@@ -156,9 +158,9 @@ void fuzzy_sig_id(const fuzzy_sig *s, char out[17])
     snprintf(out, 17, "%016" PRIx64, h);
 }
 
-static void pos_key(const fuzzy_sig *s, int i, char key[KEY_MAX])
+static void pos_key(const fuzzy_sig *s, int i, fuzzy_class cls, char key[KEY_MAX])
 {
-    snprintf(key, KEY_MAX, "bw:fz:%d:%016" PRIx64, i, s->h[i]);
+    snprintf(key, KEY_MAX, "bw:fz%s:%d:%016" PRIx64, cls == FUZZY_HAM ? "h" : "", i, s->h[i]);
 }
 
 static bool redis_failed(redisContext *rc, const char *what, char *err, size_t errlen)
@@ -175,13 +177,22 @@ bool fuzzy_store(redisContext *rc, const fuzzy_sig *s, fuzzy_class cls, int64_t 
     snprintf(val, sizeof val, "%c:%s", cls == FUZZY_SPAM ? 's' : 'h', id);
     if (ttl_s < 1)
         ttl_s = 1;
+    int sent = 0;
     for (int i = 0; i < FUZZY_K; i++) {
-        pos_key(s, i, key);
+        pos_key(s, i, cls, key);
         if (redisAppendCommand(rc, "SET %s %s EX %lld", key, val, (long long)ttl_s) != REDIS_OK)
             return redis_failed(rc, "SET", err, errlen);
+        sent++;
+        if (cls == FUZZY_HAM)
+            continue;
+        /* Learned as spam again: this message's own ham marks go. */
+        pos_key(s, i, FUZZY_HAM, key);
+        if (redisAppendCommand(rc, "DEL %s", key) != REDIS_OK)
+            return redis_failed(rc, "DEL", err, errlen);
+        sent++;
     }
     bool ok = true;
-    for (int i = 0; i < FUZZY_K; i++) { /* read every reply even after a bad one */
+    for (int i = 0; i < sent; i++) { /* read every reply even after a bad one */
         redisReply *r = NULL;
         if (redisGetReply(rc, (void **)&r) != REDIS_OK)
             return redis_failed(rc, "SET", err, errlen);
@@ -196,21 +207,21 @@ bool fuzzy_store(redisContext *rc, const fuzzy_sig *s, fuzzy_class cls, int64_t 
 
 bool fuzzy_lookup(redisContext *rc, const fuzzy_sig *s, fuzzy_match *m, char *err, size_t errlen)
 {
-    char keys[FUZZY_K][KEY_MAX];
-    const char *argv[FUZZY_K + 1];
-    size_t argl[FUZZY_K + 1];
+    char keys[2 * FUZZY_K][KEY_MAX];
+    const char *argv[2 * FUZZY_K + 1];
+    size_t argl[2 * FUZZY_K + 1];
     argv[0] = "MGET";
     argl[0] = 4;
-    for (int i = 0; i < FUZZY_K; i++) {
-        pos_key(s, i, keys[i]);
+    for (int i = 0; i < 2 * FUZZY_K; i++) {
+        pos_key(s, i % FUZZY_K, i < FUZZY_K ? FUZZY_SPAM : FUZZY_HAM, keys[i]);
         argv[i + 1] = keys[i];
         argl[i + 1] = strlen(keys[i]);
     }
     memset(m, 0, sizeof *m);
-    redisReply *r = redisCommandArgv(rc, FUZZY_K + 1, argv, argl);
+    redisReply *r = redisCommandArgv(rc, 2 * FUZZY_K + 1, argv, argl);
     if (!r)
         return redis_failed(rc, "MGET", err, errlen);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != FUZZY_K) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 * FUZZY_K) {
         snprintf(err, errlen, "redis MGET: unexpected reply%s%s",
                  r->type == REDIS_REPLY_ERROR ? ": " : "",
                  r->type == REDIS_REPLY_ERROR ? r->str : "");
@@ -224,8 +235,8 @@ bool fuzzy_lookup(redisContext *rc, const fuzzy_sig *s, fuzzy_match *m, char *er
         const redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_STRING || e->len < 2 || e->str[1] != ':')
             continue;
-        if (e->str[0] == 'h') {
-            m->ham++;
+        if (i >= FUZZY_K) {
+            m->ham += e->str[0] == 'h';
             continue;
         }
         if (e->str[0] != 's')
@@ -244,6 +255,11 @@ bool fuzzy_lookup(redisContext *rc, const fuzzy_sig *s, fuzzy_match *m, char *er
     m->similarity = (double)m->spam / FUZZY_K;
     freeReplyObject(r);
     return true;
+}
+
+bool fuzzy_is_spam(const fuzzy_match *m, double threshold)
+{
+    return m->spam > 0 && m->spam > m->ham && m->similarity + 1e-9 >= threshold;
 }
 
 fuzzy_status fuzzy_learn_opts(const char *text, size_t len, fuzzy_class cls, const fuzzy_opts *o,

@@ -6,7 +6,8 @@
  * position with a probability equal to the Jaccard similarity of their shingle sets,
  * so the fraction of equal positions estimates how much text they share: a campaign
  * whose names, numbers and links change between copies still agrees on most of them.
- * Learning stores one Redis key per position (bw:fz:<i>:<hex>), so a lookup is one MGET.
+ * Learning stores one Redis key per position (bw:fz:<i>:<hex> for spam, bw:fzh:<i>:<hex>
+ * for ham), so a lookup is one MGET.
  */
 #ifndef BW_FUZZY_H
 #define BW_FUZZY_H
@@ -44,7 +45,7 @@ typedef struct {
 
 typedef struct {
     unsigned spam; /* positions that match learned spam */
-    unsigned ham; /* positions overridden by a ham learning */
+    unsigned ham; /* positions that match learned ham */
     double similarity; /* spam / FUZZY_K */
     char campaign[17]; /* the learned signature most positions point to (hex), or "" */
 } fuzzy_match;
@@ -68,11 +69,11 @@ double fuzzy_similarity(const fuzzy_sig *a, const fuzzy_sig *b);
 void fuzzy_sig_id(const fuzzy_sig *s, char out[17]);
 
 /* ---- Redis, on a given connection (one pipelined round trip each) ---- */
-/* Stores every position of the signature as `cls` for ttl_s seconds; a later
- * learning of the same position replaces it (ham overrides spam and back). */
+/* Stores every position of the signature as `cls` for ttl_s seconds (spam also
+ * removes this signature's own ham marks; ham leaves learned spam in place). */
 bool fuzzy_store(redisContext *rc, const fuzzy_sig *s, fuzzy_class cls, int64_t ttl_s, char *err,
                  size_t errlen);
-/* Reads the 32 positions (MGET) into m. */
+/* Reads the positions, spam and ham, in one MGET into m. */
 bool fuzzy_lookup(redisContext *rc, const fuzzy_sig *s, fuzzy_match *m, char *err, size_t errlen);
 
 /* ---- the same on this thread's connection to the process's Redis (redisx.h) ---- */
@@ -81,8 +82,13 @@ bool fuzzy_lookup(redisContext *rc, const fuzzy_sig *s, fuzzy_match *m, char *er
 fuzzy_status fuzzy_learn_opts(const char *text, size_t len, fuzzy_class cls, const fuzzy_opts *o,
                               char *err, size_t errlen);
 fuzzy_status fuzzy_learn(const char *text, size_t len, fuzzy_class cls, char *err, size_t errlen);
-/* Looks text up; on FUZZY_OK *m says how much of it matches learned spam. */
+/* Looks text up; on FUZZY_OK *m says how much of it matches learned spam and ham.
+ * A match counts when m->similarity reaches the threshold and m->spam > m->ham
+ * (fuzzy_is_spam). */
 fuzzy_status fuzzy_check(const char *text, size_t len, const fuzzy_opts *o, fuzzy_match *m,
                          char *err, size_t errlen);
+
+/* The match says spam: enough positions, and closer to learned spam than to ham. */
+bool fuzzy_is_spam(const fuzzy_match *m, double threshold);
 
 #endif

@@ -3,7 +3,8 @@
  * The visible text of the message (msg_text) is min-hashed (node/fuzzy.c) and its
  * FUZZY_K positions are looked up in the cluster's Redis in one MGET. When at least
  * check.fuzzy.threshold of them point to learned spam, FUZZY_SPAM is added with its
- * weight scaled by that fraction. Positions learned as ham override spam. Without a
+ * weight scaled by that fraction, unless the message is at least as close to learned
+ * ham (a released false positive) as to spam. Without a
  * Redis address the check stays silent; with Redis down it says FUZZY_UNAVAILABLE
  * (weight 0) and the scan goes on. Too little text: nothing is looked up. */
 #include "fuzzy.h"
@@ -60,7 +61,7 @@ static void fuzzy_run(scan_task *t, const void *state)
         return;
     case FUZZY_OK: break;
     }
-    if (m.spam == 0 || m.similarity + 1e-9 < s->threshold)
+    if (!fuzzy_is_spam(&m, s->threshold))
         return;
     task_symbol_scaled(t, "FUZZY_SPAM", m.similarity,
                        "similarity %.2f (%u of %d positions match learned spam, campaign %s)",

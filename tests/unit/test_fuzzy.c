@@ -212,8 +212,20 @@ static void test_redis_learn_lookup(void **state)
     /* The variant released as ham: it stops matching. */
     assert_true(fuzzy_store(f->rc, &v, FUZZY_HAM, 3600, err, sizeof err));
     assert_true(fuzzy_lookup(f->rc, &v, &m, err, sizeof err));
-    assert_int_equal(m.spam, 0);
     assert_int_equal(m.ham, FUZZY_K);
+    assert_true(m.spam < FUZZY_K);
+    assert_false(fuzzy_is_spam(&m, 0.5));
+    /* ... while the campaign it resembled still matches. */
+    assert_true(fuzzy_lookup(f->rc, &a, &m, err, sizeof err));
+    assert_int_equal(m.spam, FUZZY_K);
+    assert_true(m.ham < FUZZY_K);
+    assert_true(fuzzy_is_spam(&m, 0.5));
+    /* Learned as spam again: its own ham marks go. */
+    assert_true(fuzzy_store(f->rc, &v, FUZZY_SPAM, 3600, err, sizeof err));
+    assert_true(fuzzy_lookup(f->rc, &v, &m, err, sizeof err));
+    assert_int_equal(m.spam, FUZZY_K);
+    assert_int_equal(m.ham, 0);
+    assert_true(fuzzy_is_spam(&m, 1.0));
 }
 
 static void test_redis_down(void **state)
