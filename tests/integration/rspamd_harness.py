@@ -30,11 +30,13 @@ from pathlib import Path
 RSPAMD = os.environ.get("RSPAMD", "/usr/bin/rspamd")
 RSPAMC = os.environ.get("RSPAMC", "/usr/bin/rspamc")
 
-# Modules that would look something up on the network (or write to remote services).
+# Modules that would look something up on the network (or write to remote services);
+# hfilter checks the client's host names in DNS, which a private rspamd cannot reach.
 NETWORK_MODULES = (
     "rbl", "surbl", "fuzzy_check", "spf", "dkim", "dmarc", "arc", "asn", "emails",
     "mx_check", "dcc", "external_services", "antivirus", "url_redirector", "rspamd_update",
     "clickhouse", "elastic", "metadata_exporter", "p0f", "bimi", "aws_s3", "greylist",
+    "hfilter",
 )
 
 
