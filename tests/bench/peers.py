@@ -413,17 +413,18 @@ class SpamAssassin:
             time.sleep(0.5)
         raise RuntimeError("spamd did not answer PING within 180s")
 
-    def check_many(self, files: list[str], parallel: int) -> dict[str, float | None]:
-        """spamc -c for every file, PARALLEL at a time; file -> score (None: error)."""
-        def one(f: str) -> tuple[str, float | None]:
+    def check_many(self, files: list[str], parallel: int) -> dict[str, tuple[float | None, str]]:
+        """spamc -R for every file, PARALLEL at a time; file -> (score or None on
+        error, the report: the names of the rules hit are in it)."""
+        def one(f: str) -> tuple[str, tuple[float | None, str]]:
             with open(f, "rb") as fh:
-                r = subprocess.run(["spamc", "-U", str(self.sock), "-c", "-x", "-t", "300",
+                r = subprocess.run(["spamc", "-U", str(self.sock), "-R", "-x", "-t", "300",
                                     "-s", "67108864"], stdin=fh, capture_output=True)
-            out = r.stdout.decode(errors="replace").strip()
+            out = r.stdout.decode(errors="replace")
             try:
-                return f, float(out.split("/")[0])
+                return f, (float(out.split("\n", 1)[0].split("/")[0]), out)
             except ValueError:
-                return f, None
+                return f, (None, out)
 
         with cf.ThreadPoolExecutor(parallel) as ex:
             return dict(ex.map(one, files))
