@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,13 @@ struct pipeline {
     double tag, quarantine, reject;
     const char *subject_prefix, *reject_message;
     walk_limits walk;
+    dict *scopes; /* "domain:example.org" / "user:a@example.org" -> scoped_policy */
 };
+
+/* Per-domain / per-user policy (policy.domain.D.* / policy.user.A.*); NaN = not set. */
+typedef struct {
+    double tag, quarantine, reject, adjust;
+} scoped_policy;
 
 #define MAX_SYMBOLS 256
 
@@ -79,14 +86,67 @@ const check_def *const *pipeline_checks(size_t *n)
     return registry;
 }
 
+/* Collects the scoped policy keys of the configuration into p->scopes. */
+static void load_scopes(pipeline *p)
+{
+    const char *key, *value;
+    for (size_t it = 0; params_next_set(p->cfg, &it, &key, &value);) {
+        char scope[300];
+        const char *what = params_scoped_key(key, scope, sizeof scope);
+        if (!what)
+            continue;
+        scoped_policy *sp = dict_get(p->scopes, scope);
+        if (!sp) {
+            sp = xmalloc(sizeof *sp);
+            sp->tag = sp->quarantine = sp->reject = sp->adjust = NAN;
+            dict_set(p->scopes, scope, sp);
+        }
+        double v = strtod(value, NULL);
+        if (strcmp(what, "tag_score") == 0)
+            sp->tag = v;
+        else if (strcmp(what, "quarantine_score") == 0)
+            sp->quarantine = v;
+        else if (strcmp(what, "reject_score") == 0)
+            sp->reject = v;
+        else
+            sp->adjust = v;
+    }
+}
+
 static void free_pipeline(pipeline *p)
 {
     for (size_t i = 0; i < NCHECKS; i++)
         if (p->state[i] && registry[i]->free)
             registry[i]->free(p->state[i]);
     dict_destroy(&p->weights, free);
+    dict_destroy(&p->scopes, free);
     params_destroy(&p->cfg);
     free(p);
+}
+
+/* Registers the symbols a check's state declares (rules from data files); a name
+ * already taken refuses the generation rather than panicking, since it comes from
+ * configuration, not code. */
+static bool add_dynamic(pipeline *p, size_t i, char *err, size_t errlen)
+{
+    size_t n = 0;
+    const symbol_def *defs = registry[i]->dynamic_symbols(p->state[i], &n);
+    for (size_t k = 0; k < n; k++) {
+        symbol_weight *w = xmalloc(sizeof *w);
+        char key[160];
+        w->def = &defs[k];
+        w->weight = defs[k].score;
+        snprintf(key, sizeof key, "score.%s", defs[k].name);
+        params_dynamic(p->cfg, key, &w->weight);
+        symbol_weight *old = dict_set(p->weights, defs[k].name, w);
+        if (old) {
+            free(old);
+            snprintf(err, errlen, "check %s: symbol %s is already registered", registry[i]->name,
+                     defs[k].name);
+            return false;
+        }
+    }
+    return true;
 }
 
 pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t errlen)
@@ -96,6 +156,8 @@ pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t er
     p->version = version;
     p->cfg = params_dup(cfg);
     p->weights = dict_new();
+    p->scopes = dict_new();
+    load_scopes(p);
     p->tag = params_double(p->cfg, "policy.tag_score");
     p->quarantine = params_double(p->cfg, "policy.quarantine_score");
     p->reject = params_double(p->cfg, "policy.reject_score");
@@ -127,6 +189,10 @@ pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t er
         snprintf(key, sizeof key, "check.%s.enabled", c->name);
         p->enabled[i] = params_bool(p->cfg, key);
         if (p->enabled[i] && c->init && !c->init(p->cfg, &p->state[i], err, errlen)) {
+            free_pipeline(p);
+            return NULL;
+        }
+        if (p->enabled[i] && c->dynamic_symbols && !add_dynamic(p, i, err, errlen)) {
             free_pipeline(p);
             return NULL;
         }
@@ -296,6 +362,14 @@ void check_param_list(const params *cfg, const char *key, strlist *out)
     free(list);
 }
 
+bool task_has_symbol(const scan_task *t, const char *name)
+{
+    for (size_t i = 0; i < t->result.n_symbols; i++)
+        if (strcmp(t->symbols[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 void task_force(scan_task *t, Bulwark__Action a, const char *reason)
 {
     if (action_severity(a) > action_severity(t->forced)) {
@@ -322,11 +396,69 @@ static void add_header(scan_task *t, const char *name, char *value)
     t->hdrv[t->result.n_add_headers++] = h;
 }
 
+/* The thresholds and adjustment for this message's recipients: each recipient's own
+ * (user, else domain, else global, per value), then the strictest across recipients
+ * (lowest thresholds, highest adjustment). `scope` names what applied ("" = global). */
+typedef struct {
+    double tag, quarantine, reject, adjust;
+    char scope[128];
+} thresholds;
+
+static double pick(const scoped_policy *u, const scoped_policy *d, size_t off, double global)
+{
+    double uv = u ? *(const double *)((const char *)u + off) : NAN;
+    double dv = d ? *(const double *)((const char *)d + off) : NAN;
+    return !isnan(uv) ? uv : !isnan(dv) ? dv : global;
+}
+
+static void recipient_thresholds(const scan_task *t, thresholds *th)
+{
+    const pipeline *p = t->pl;
+    *th = (thresholds){p->tag, p->quarantine, p->reject, 0, ""};
+    if (!t->env || !t->env->n_rcpt || !dict_size(p->scopes))
+        return;
+    bool first = true;
+    for (size_t i = 0; i < t->env->n_rcpt; i++) {
+        char addr[300], key[310];
+        snprintf(addr, sizeof addr, "%s", t->env->rcpt[i] ? t->env->rcpt[i] : "");
+        for (char *c = addr; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        const char *at = strrchr(addr, '@');
+        snprintf(key, sizeof key, "user:%s", addr);
+        const scoped_policy *u = dict_get(p->scopes, key);
+        snprintf(key, sizeof key, "domain:%s", at ? at + 1 : "");
+        const scoped_policy *d = at ? dict_get(p->scopes, key) : NULL;
+        thresholds r = {
+            pick(u, d, offsetof(scoped_policy, tag), p->tag),
+            pick(u, d, offsetof(scoped_policy, quarantine), p->quarantine),
+            pick(u, d, offsetof(scoped_policy, reject), p->reject),
+            pick(u, d, offsetof(scoped_policy, adjust), 0),
+            "",
+        };
+        if (u || d)
+            snprintf(r.scope, sizeof r.scope, "%s:%.100s", u ? "user" : "domain",
+                     u ? addr : at + 1);
+        if (first || r.tag < th->tag)
+            th->tag = r.tag;
+        if (first || r.quarantine < th->quarantine)
+            th->quarantine = r.quarantine;
+        if (first || r.reject < th->reject)
+            th->reject = r.reject;
+        if (first || r.adjust > th->adjust)
+            th->adjust = r.adjust;
+        if (*r.scope && !*th->scope)
+            memcpy(th->scope, r.scope, sizeof th->scope);
+        first = false;
+    }
+}
+
 static void apply_policy(scan_task *t)
 {
     pipeline *p = t->pl;
     Bulwark__ScanResult *r = &t->result;
-    double total = 0;
+    thresholds th;
+    recipient_thresholds(t, &th);
+    double total = th.adjust;
     for (size_t i = 0; i < r->n_symbols; i++)
         total += r->symbols[i]->score;
     /* Symbols sorted by weight so the most telling come first in headers and logs. */
@@ -334,12 +466,12 @@ static void apply_policy(scan_task *t)
 
     Bulwark__Action a = BULWARK__ACTION__ACTION_PASS;
     const char *reason = "";
-    if (total >= p->reject) {
+    if (total >= th.reject) {
         a = BULWARK__ACTION__ACTION_REJECT;
         reason = p->reject_message;
-    } else if (total >= p->quarantine) {
+    } else if (total >= th.quarantine) {
         a = BULWARK__ACTION__ACTION_QUARANTINE;
-    } else if (total >= p->tag) {
+    } else if (total >= th.tag) {
         a = BULWARK__ACTION__ACTION_TAG;
     }
     /* A check's configured action is the administrator's policy for what it found:
@@ -359,9 +491,13 @@ static void apply_policy(scan_task *t)
     buf_t sym = {0};
     for (size_t i = 0; i < r->n_symbols && i < 10; i++)
         buf_printf(&sym, "%s%s(%.2f)", i ? ", " : "", r->symbols[i]->name, r->symbols[i]->score);
+    /* The thresholds that applied, and whose they were when not the global ones. */
+    char scoped[200] = "";
+    if (*th.scope)
+        snprintf(scoped, sizeof scoped, " policy=%s adjust=%.2f", th.scope, th.adjust);
     add_header(t, "X-Bulwark-Status",
-               arena_printf(t->a, "%s score=%.2f tag=%.2f quarantine=%.2f reject=%.2f",
-                            action_name(a), r->score, p->tag, p->quarantine, p->reject));
+               arena_printf(t->a, "%s score=%.2f tag=%.2f quarantine=%.2f reject=%.2f%s",
+                            action_name(a), r->score, th.tag, th.quarantine, th.reject, scoped));
     add_header(t, "X-Bulwark-Symbols", arena_strdup(t->a, sym.data ? sym.data : ""));
     add_header(t, "X-Bulwark-Id", (char *)t->job_id);
     buf_free(&sym);
@@ -378,6 +514,9 @@ void scan_run(scan_task *t)
     if (t->dropped_symbols)
         log_warn("job=%s event=symbols_dropped count=%zu", t->job_id, t->dropped_symbols);
     apply_policy(t);
+    for (size_t i = 0; i < NCHECKS; i++) /* Bayes autolearn reads the verdict */
+        if (t->pl->enabled[i] && registry[i] == &check_bayes)
+            check_bayes_autolearn(t, t->pl->state[i]);
     uint64_t us = mono_us() - t0;
     t->result.scan_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
@@ -386,6 +525,3 @@ const Bulwark__ScanResult *scan_result(const scan_task *t)
 {
     return &t->result;
 }
-    for (size_t i = 0; i < NCHECKS; i++) /* Bayes autolearn reads the verdict */
-        if (t->pl->enabled[i] && registry[i] == &check_bayes)
-            check_bayes_autolearn(t, t->pl->state[i]);

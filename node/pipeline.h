@@ -39,6 +39,11 @@ typedef struct {
     bool (*init)(const params *cfg, void **state, char *err, size_t errlen);
     void (*run)(scan_task *t, const void *state);
     void (*free)(void *state);
+    /* Optional: symbols known only once the state is built (the rule engine's rules,
+     * node/rules.h). Called after init; they are registered like the static ones,
+     * `score.NAME` overrides included, and must not reuse a registered name. The
+     * array is owned by the state and lives as long as it. */
+    const symbol_def *(*dynamic_symbols)(const void *state, size_t *n);
 } check_def;
 
 /* Builds a generation. `cfg` is copied. NULL with err set if a check refuses it. */
@@ -76,6 +81,9 @@ void task_symbol_scaled(scan_task *t, const char *name, double factor, const cha
     __attribute__((format(printf, 4, 5)));
 /* Sets an action whatever the score; the most severe forced action wins. */
 void task_force(scan_task *t, Bulwark__Action a, const char *reason);
+/* Whether a check that ran before this one added the symbol (the rule engine's meta
+ * rules over other checks' findings). */
+bool task_has_symbol(const scan_task *t, const char *name);
 const hdr_block *task_headers(scan_task *t);
 /* The MIME model (GMime), parsed on first use. */
 const msg_model *task_message(scan_task *t);

@@ -278,22 +278,15 @@ static const param_def cluster_defs[] = {
     /* -- check.rules -- */
     {"check.rules.enabled", P_BOOL, "yes", NOB,
      "Run the rule set (header, body, URI and meta rules, compiled into one matcher)."},
+    {"check.rules.builtin", P_BOOL, "yes", NOB,
+     "Load the starter rule set built into the binary (node/rules/*.rules, docs/rules.md)."},
+    {"check.rules.files", P_STR, "", NOB,
+     "Extra rule files, comma-separated paths read when the configuration is applied; a rule "
+     "named like an earlier one replaces it. A bad file refuses the configuration version."},
     /* -- end check.rules -- */
     /* -- check.bayes -- */
     {"check.bayes.enabled", P_BOOL, "yes", NOB,
      "Run the Bayesian classifier (tokens in Redis; needs the node's redis_server)."},
-    /* -- end check.bayes -- */
-    /* -- check.fuzzy -- */
-    {"check.fuzzy.enabled", P_BOOL, "yes", NOB,
-     "Match near-duplicates of learned spam (shingle hashes in Redis)."},
-    {"check.fuzzy.threshold", P_DOUBLE, "0.5", 0.05, 1, NULL,
-     "Fraction of the 32 min-hash positions that must match learned spam for FUZZY_SPAM "
-     "(its weight is scaled by the fraction)."},
-    {"check.fuzzy.ttl", P_DURATION, "720h", 60000, 31536000000.0, NULL,
-     "How long a learned spam or ham signature is kept in Redis (default 30 days)."},
-    {"check.fuzzy.min_words", P_INT, "10", 3, 100000, NULL,
-     "Messages with fewer words of visible text (3 characters or more) are not hashed."},
-    /* -- end check.fuzzy -- */
     {"check.bayes.min_learned", P_INT, "200", 1, 100000000, NULL,
      "Spam AND ham messages a scope (user, domain, global) must have learned before it votes."},
     {"check.bayes.spam_threshold", P_DOUBLE, "0.9", 0.5, 1, NULL,
@@ -314,6 +307,18 @@ static const param_def cluster_defs[] = {
      "Score without BAYES_* symbols from which a message is learned as spam."},
     {"check.bayes.autolearn_ham", P_DOUBLE, "-1", -100000, 1000, NULL,
      "Score without BAYES_* symbols up to which a passed message is learned as ham."},
+    /* -- end check.bayes -- */
+    /* -- check.fuzzy -- */
+    {"check.fuzzy.enabled", P_BOOL, "yes", NOB,
+     "Match near-duplicates of learned spam (shingle hashes in Redis)."},
+    {"check.fuzzy.threshold", P_DOUBLE, "0.5", 0.05, 1, NULL,
+     "Fraction of the 32 min-hash positions that must match learned spam for FUZZY_SPAM "
+     "(its weight is scaled by the fraction)."},
+    {"check.fuzzy.ttl", P_DURATION, "720h", 60000, 31536000000.0, NULL,
+     "How long a learned spam or ham signature is kept in Redis (default 30 days)."},
+    {"check.fuzzy.min_words", P_INT, "10", 3, 100000, NULL,
+     "Messages with fewer words of visible text (3 characters or more) are not hashed."},
+    /* -- end check.fuzzy -- */
     /* -- check.rspamd -- */
     {"check.rspamd.enabled", P_BOOL, "yes", NOB,
      "Ask rspamd for its verdict when check.rspamd.url is set."},
@@ -362,25 +367,35 @@ static const param_def milter_defs[] = {
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
 };
 
-#define TABLE(var, t, f, i, d, dp, dd)                                                             \
-    const param_table var = {t, f, i, d, sizeof d / sizeof d[0], dp, dd}
+#define TABLE(var, t, f, i, d, dp, dd, sp)                                                         \
+    const param_table var = {t, f, i, d, sizeof d / sizeof d[0], dp, dd, sp}
 
 TABLE(params_master, "bulwark-master", "/etc/bulwark/master.conf",
-      "Read by `bulwark-master -c FILE` at start.", master_defs, NULL, NULL);
+      "Read by `bulwark-master -c FILE` at start.", master_defs, NULL, NULL, false);
 TABLE(params_node, "bulwark-node", "/etc/bulwark/node.conf",
-      "Read by `bulwark-node -c FILE` at start.", node_defs, NULL, NULL);
+      "Read by `bulwark-node -c FILE` at start.", node_defs, NULL, NULL, false);
 TABLE(params_milter, "bulwark-milter", "/etc/bulwark/milter.conf",
-      "Read by `bulwark-milter -c FILE` at start.", milter_defs, NULL, NULL);
+      "Read by `bulwark-milter -c FILE` at start.", milter_defs, NULL, NULL, false);
 TABLE(params_ctl, "bulwarkctl", "/etc/bulwark/bulwarkctl.conf",
       "Read by `bulwarkctl` (`-c FILE` or `$BULWARK_CTL_CONF`); command-line options override it.",
-      ctl_defs, NULL, NULL);
+      ctl_defs, NULL, NULL, false);
 TABLE(
     params_cluster, "cluster configuration",
     "MariaDB `config_version`, via `bulwarkctl config set`",
     "Versioned: every change is a new version, published to every node, which applies it "
     "between two jobs. `bulwarkctl scan --local` reads the same keys with `--set` and `--config`.",
     cluster_defs, "score.",
-    "`score.SYMBOL` (number) overrides the weight of any symbol, e.g. `score.MISSING_DATE = 2.5`.");
+    "`score.SYMBOL` (number) overrides the weight of any symbol, e.g. `score.MISSING_DATE = "
+    "2.5`.\n\n"
+    "Per-domain and per-user policy (numbers): `policy.domain.DOMAIN.KEY` and "
+    "`policy.user.ADDRESS.KEY`, where KEY is `tag_score`, `quarantine_score`, `reject_score` "
+    "(replace the global threshold for mail to that domain or user) or `adjust` (added to "
+    "the score of mail to them), e.g. `policy.domain.example.org.reject_score = 12`, "
+    "`policy.user.ceo@example.org.adjust = 2`. Names are lower case. A user's setting "
+    "wins over its domain's, the domain's over the global one. A message to several "
+    "recipients gets the strictest of their policies (lowest thresholds, highest "
+    "adjustment): one SMTP transaction gets one verdict.",
+    true);
 
 /* ---- values ------------------------------------------------------------------- */
 
@@ -415,8 +430,48 @@ static const param_def *find_def(const param_table *t, const char *key, size_t *
     return NULL;
 }
 
+const char *params_scoped_key(const char *key, char *scope, size_t scopelen)
+{
+    static const char *const what[] = {"tag_score", "quarantine_score", "reject_score", "adjust"};
+    const char *name;
+    bool user;
+    if (strncmp(key, "policy.domain.", 14) == 0) {
+        name = key + 14;
+        user = false;
+    } else if (strncmp(key, "policy.user.", 12) == 0) {
+        name = key + 12;
+        user = true;
+    } else {
+        return NULL;
+    }
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name || dot - name > 254)
+        return NULL;
+    bool known = false;
+    for (size_t i = 0; i < sizeof what / sizeof what[0]; i++)
+        known |= strcmp(dot + 1, what[i]) == 0;
+    if (!known)
+        return NULL;
+    size_t ats = 0;
+    for (const char *c = name; c < dot; c++) {
+        if (*c == '@')
+            ats++;
+        else if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '-' ||
+                   *c == '.' || *c == '_' || *c == '+'))
+            return NULL;
+    }
+    if (ats != (user ? 1u : 0u) || name[0] == '.' || dot[-1] == '.' || name[0] == '@' ||
+        dot[-1] == '@')
+        return NULL;
+    if (scope && scopelen)
+        snprintf(scope, scopelen, "%s:%.*s", user ? "user" : "domain", (int)(dot - name), name);
+    return dot + 1;
+}
+
 static bool is_dynamic(const param_table *t, const char *key)
 {
+    if (t->scoped_policy && params_scoped_key(key, NULL, 0))
+        return true;
     if (!t->dynamic_prefix || strncmp(key, t->dynamic_prefix, strlen(t->dynamic_prefix)) != 0)
         return false;
     const char *s = key + strlen(t->dynamic_prefix);

@@ -41,6 +41,9 @@ typedef struct {
     /* A prefix under which any `prefix<SYMBOL>` key is a P_DOUBLE (symbol weights). */
     const char *dynamic_prefix;
     const char *dynamic_doc;
+    /* Also accept the scoped policy keys policy.domain.<domain>.<what> and
+     * policy.user.<address>.<what> (P_DOUBLE; see params_scoped_key). */
+    bool scoped_policy;
 } param_table;
 
 extern const param_table params_master;
@@ -77,6 +80,13 @@ const char *params_str(const params *p, const char *name);
 int64_t params_int(const params *p, const char *name); /* P_INT, P_SIZE, P_DURATION(ms), P_BOOL */
 double params_double(const params *p, const char *name);
 bool params_bool(const params *p, const char *name);
+
+/* Splits a scoped policy key "policy.domain.example.org.tag_score" into its scope
+ * ("domain:example.org" / "user:a@example.org", written into scope) and what it sets
+ * (pointer into key: "tag_score", "quarantine_score", "reject_score" or "adjust").
+ * NULL when the key is not one. Scope names are lower case (domains without '@',
+ * users with one). */
+const char *params_scoped_key(const char *key, char *scope, size_t scopelen);
 
 /* Symbol weights under the table's dynamic prefix; false when not set. */
 bool params_dynamic(const params *p, const char *name, double *out);

@@ -755,6 +755,98 @@ static void test_detail_is_utf8(void **state)
     pipeline_release(&p);
 }
 
+/* ---- per-domain and per-user policy ------------------------------------------------ */
+
+static scan_task *scan_to(pipeline *p, const char *msg, char **rcpt, size_t n)
+{
+    static Bulwark__Envelope env;
+    bulwark__envelope__init(&env);
+    env.rcpt = rcpt;
+    env.n_rcpt = n;
+    scan_task *t = scan_task_new(p, "job-scope", &env, (const uint8_t *)msg, strlen(msg));
+    scan_run(t);
+    return t;
+}
+
+static const char *status_header(const Bulwark__ScanResult *r)
+{
+    for (size_t i = 0; i < r->n_add_headers; i++)
+        if (strcmp(r->add_headers[i]->name, "X-Bulwark-Status") == 0)
+            return r->add_headers[i]->value;
+    return "";
+}
+
+static void test_scoped_policy(void **state)
+{
+    (void)state;
+    static const char *const kv[] = {"check.rules.enabled",
+                                     "no",
+                                     "policy.tag_score",
+                                     "100",
+                                     "policy.quarantine_score",
+                                     "200",
+                                     "policy.reject_score",
+                                     "300",
+                                     "policy.domain.example.org.tag_score",
+                                     "-100",
+                                     "policy.user.ceo@example.org.reject_score",
+                                     "-100",
+                                     "policy.domain.other.test.adjust",
+                                     "150",
+                                     NULL};
+    pipeline *p = make(kv);
+    const char *msg = good_message(0, "", "Hello Bob.\r\n");
+    char *none[] = {"x@elsewhere.test"}, *bob[] = {"BOB@Example.ORG"}, *ceo[] = {"ceo@example.org"},
+         *both[] = {"bob@example.org", "ceo@example.org"}, *other[] = {"a@other.test"},
+         *mixed[] = {"x@elsewhere.test", "bob@example.org"};
+
+    scan_task *t = scan_to(p, msg, none, 1);
+    double base = scan_result(t)->score;
+    assert_int_equal(scan_result(t)->action, BULWARK__ACTION__ACTION_PASS);
+    assert_null(strstr(status_header(scan_result(t)), "policy="));
+    scan_task_destroy(&t);
+
+    t = scan_to(p, msg, bob, 1); /* the domain's tag threshold, case-insensitively */
+    assert_int_equal(scan_result(t)->action, BULWARK__ACTION__ACTION_TAG);
+    assert_non_null(strstr(status_header(scan_result(t)), "tag=-100.00"));
+    assert_non_null(strstr(status_header(scan_result(t)), "policy=domain:example.org"));
+    scan_task_destroy(&t);
+
+    t = scan_to(p, msg, ceo, 1); /* the user's own threshold over the domain's */
+    assert_int_equal(scan_result(t)->action, BULWARK__ACTION__ACTION_REJECT);
+    assert_non_null(strstr(status_header(scan_result(t)), "policy=user:ceo@example.org"));
+    scan_task_destroy(&t);
+
+    t = scan_to(p, msg, both, 2); /* several recipients: the strictest */
+    assert_int_equal(scan_result(t)->action, BULWARK__ACTION__ACTION_REJECT);
+    scan_task_destroy(&t);
+    t = scan_to(p, msg, mixed, 2);
+    assert_int_equal(scan_result(t)->action, BULWARK__ACTION__ACTION_TAG);
+    scan_task_destroy(&t);
+
+    t = scan_to(p, msg, other, 1); /* an adjustment adds to the score */
+    assert_dbl(scan_result(t)->score, base + 150);
+    assert_int_equal(scan_result(t)->action, BULWARK__ACTION__ACTION_TAG);
+    assert_non_null(strstr(status_header(scan_result(t)), "adjust=150.00"));
+    scan_task_destroy(&t);
+    pipeline_release(&p);
+
+    /* Malformed scoped keys are refused like unknown parameters. */
+    params *cfg = params_new(&params_cluster);
+    char err[256];
+    assert_false(params_set(cfg, "policy.domain.Example.org.tag_score", "1", err, sizeof err));
+    assert_false(params_set(cfg, "policy.user.noat.example.org.tag_score", "1", err, sizeof err));
+    assert_false(params_set(cfg, "policy.domain.a@b.org.tag_score", "1", err, sizeof err));
+    assert_false(params_set(cfg, "policy.domain.example.org.bogus", "1", err, sizeof err));
+    assert_false(params_set(cfg, "policy.domain.example.org.tag_score", "lots", err, sizeof err));
+    assert_true(params_set(cfg, "policy.user.a+b@x-y.example.org.adjust", "-2.5", err, sizeof err));
+    char scope[128];
+    assert_string_equal(
+        params_scoped_key("policy.user.a+b@x-y.example.org.adjust", scope, sizeof scope), "adjust");
+    assert_string_equal(scope, "user:a+b@x-y.example.org");
+    params_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -768,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_header_damage_symbols),
         cmocka_unit_test(test_headers_check_disabled),
         cmocka_unit_test(test_score_override),
+        cmocka_unit_test(test_scoped_policy),
         cmocka_unit_test(test_thresholds),
         cmocka_unit_test(test_tag_subject_prefix_and_reason),
         cmocka_unit_test(test_forced_actions_combine),
