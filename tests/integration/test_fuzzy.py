@@ -10,6 +10,7 @@ still comes.
 """
 import json
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -82,12 +83,12 @@ def redis(tmp_path):
                                text=True, timeout=5)
             return r.stdout.strip() == "PONG"
         except FileNotFoundError:  # no redis-cli: the port answering is enough
-            import socket
             try:
                 socket.create_connection(("127.0.0.1", port), 0.5).close()
                 return True
             except OSError:
                 return False
+
     wait_for(up, 10, 0.05, "redis-server up")
     p.addr = f"127.0.0.1:{port}"
     yield p

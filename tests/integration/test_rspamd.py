@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import rspamd_harness
-from bulwark_harness import CTL
+from bulwark_harness import CTL, wait_for
 
 pytestmark = pytest.mark.skipif(not rspamd_harness.available(), reason="rspamd not installed")
 
@@ -117,10 +117,10 @@ def test_cluster_node_asks_rspamd(cluster, rspamd, mail):
     cluster.start_master()
     cluster.start_node("node1", workers=2)
     cluster.ctl("config", "set", f"check.rspamd.url={rspamd.url}")
+
     def seen():
         r = cluster.ctl("scan", "--json", mail["gtube"])
         return sym(json.loads(r.stdout.splitlines()[0]), "RSPAMD_SCORE")
-    from bulwark_harness import wait_for
     s = wait_for(seen, 20, 0.2, "RSPAMD_SCORE from the node")
     assert s["score"] == pytest.approx(15.0)
 
