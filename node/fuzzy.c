@@ -10,6 +10,7 @@
  * closer to learned ham than to learned spam does not match, so a released false
  * positive stops matching while the campaign it resembled still does. */
 #include "fuzzy.h"
+#include "message.h"
 #include "redisx.h"
 
 #include <unicode/uchar.h>
@@ -288,6 +289,17 @@ fuzzy_status fuzzy_learn_opts(const char *text, size_t len, fuzzy_class cls, con
 fuzzy_status fuzzy_learn(const char *text, size_t len, fuzzy_class cls, char *err, size_t errlen)
 {
     return fuzzy_learn_opts(text, len, cls, NULL, err, errlen);
+}
+
+fuzzy_status fuzzy_learn_message(const uint8_t *raw, size_t len, fuzzy_class cls,
+                                 const fuzzy_opts *o, char *err, size_t errlen)
+{
+    msg_model *m = msg_parse(raw, len);
+    size_t tlen;
+    const char *text = msg_text(m, &tlen);
+    fuzzy_status st = fuzzy_learn_opts(text, tlen, cls, o, err, errlen);
+    msg_destroy(&m);
+    return st;
 }
 
 fuzzy_status fuzzy_check(const char *text, size_t len, const fuzzy_opts *o, fuzzy_match *m,

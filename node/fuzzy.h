@@ -82,6 +82,9 @@ bool fuzzy_lookup(redisContext *rc, const fuzzy_sig *s, fuzzy_match *m, char *er
 fuzzy_status fuzzy_learn_opts(const char *text, size_t len, fuzzy_class cls, const fuzzy_opts *o,
                               char *err, size_t errlen);
 fuzzy_status fuzzy_learn(const char *text, size_t len, fuzzy_class cls, char *err, size_t errlen);
+/* The same for a whole raw message: its visible text (msg_text) is learned. */
+fuzzy_status fuzzy_learn_message(const uint8_t *raw, size_t len, fuzzy_class cls,
+                                 const fuzzy_opts *o, char *err, size_t errlen);
 /* Looks text up; on FUZZY_OK *m says how much of it matches learned spam and ham.
  * A match counts when m->similarity reaches the threshold and m->spam > m->ham
  * (fuzzy_is_spam). */

@@ -4,6 +4,7 @@
  * directory (skipped when redis-server is not installed) and talk to it with a
  * hiredis connection of their own. */
 #include "fuzzy.h"
+#include "redisx.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -228,6 +229,45 @@ static void test_redis_learn_lookup(void **state)
     assert_true(fuzzy_is_spam(&m, 1.0));
 }
 
+/* The same through the process's Redis (redisx.h), from a raw message. */
+static void test_redisx_learn_message(void **state)
+{
+    redis_fixture *f = *state;
+    if (!f)
+        skip();
+    char err[256];
+    assert_true(redisx_configure(f->sock, 1000, err, sizeof err));
+    buf_t raw = {0};
+    buf_printf(&raw,
+               "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+               "Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>%s</p></body></html>",
+               unrelated);
+    fuzzy_opts o;
+    fuzzy_opts_default(&o);
+    fuzzy_match m;
+    assert_int_equal(fuzzy_check(unrelated, strlen(unrelated), &o, &m, err, sizeof err), FUZZY_OK);
+    assert_int_equal(m.spam, 0);
+    assert_int_equal(
+        fuzzy_learn_message((const uint8_t *)raw.data, raw.len, FUZZY_SPAM, &o, err, sizeof err),
+        FUZZY_OK);
+    assert_int_equal(fuzzy_check(unrelated, strlen(unrelated), &o, &m, err, sizeof err), FUZZY_OK);
+    assert_true(fuzzy_is_spam(&m, 0.9));
+    const char *short_text = "Free prize inside, click now";
+    assert_int_equal(fuzzy_learn(short_text, strlen(short_text), FUZZY_SPAM, err, sizeof err),
+                     FUZZY_SKIPPED);
+    assert_int_equal(fuzzy_check(short_text, strlen(short_text), NULL, &m, err, sizeof err),
+                     FUZZY_SKIPPED);
+    buf_free(&raw);
+    redisx_thread_done();
+    assert_true(redisx_configure("/nonexistent/redis.sock", 200, err, sizeof err));
+    assert_int_equal(fuzzy_check(unrelated, strlen(unrelated), &o, &m, err, sizeof err),
+                     FUZZY_ERROR);
+    assert_int_equal(fuzzy_learn(unrelated, strlen(unrelated), FUZZY_HAM, err, sizeof err),
+                     FUZZY_ERROR);
+    redisx_thread_done();
+    assert_true(redisx_configure("", 200, err, sizeof err));
+}
+
 static void test_redis_down(void **state)
 {
     (void)state;
@@ -250,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_variant_and_unrelated),
         cmocka_unit_test(test_short_text),
         cmocka_unit_test(test_redis_learn_lookup),
+        cmocka_unit_test(test_redisx_learn_message),
         cmocka_unit_test(test_redis_down),
     };
     return cmocka_run_group_tests(tests, redis_setup, redis_teardown);
