@@ -145,6 +145,7 @@ def bulwark_ready(ctl: str) -> str | None:
 
 def bulwark_learn(ctl: str, redis: peers.Redis, spam: list[str], ham: list[str]) -> float:
     t = time.monotonic()
+    outcomes = []
     for flag, files in (("--spam", spam), ("--ham", ham)):
         if not files:
             continue
@@ -153,24 +154,41 @@ def bulwark_learn(ctl: str, redis: peers.Redis, spam: list[str], ham: list[str])
         if r.returncode != 0:
             sys.exit(f"accuracy: bulwarkctl learn {flag} failed ({r.returncode}): "
                      f"{r.stderr.strip()[-500:]}")
-    return time.monotonic() - t
+        c: dict[str, int] = {}
+        for line in r.stdout.splitlines():
+            for word in ("already learned", "learned", "moved"):
+                if line.rstrip().endswith(word):
+                    c[word] = c.get(word, 0) + 1
+                    break
+        outcomes.append(f"{flag[2:]} {c}")
+    elapsed = time.monotonic() - t
+    print(f"{'':14} learn: {'; '.join(outcomes)}")
+    return elapsed
 
 
 def bulwark_scan(ctl: str, redis: peers.Redis, files: list[str], sets: list[str]
                  ) -> tuple[dict[str, str], float]:
-    cmd = [ctl, "scan", "--local", "--json", "--redis", redis.addr]
+    # no learning from TEST: the peers' autolearn is off too (--set can override)
+    cmd = [ctl, "scan", "--local", "--json", "--redis", redis.addr,
+           "--set", "check.bayes.autolearn=no"]
     for s in sets:
         cmd += ["--set", s]
     t = time.monotonic()
     r = subprocess.run(cmd + files, capture_output=True, text=True)
     elapsed = time.monotonic() - t
     verdicts = {}
+    classifier: dict[str, int] = {}  # messages with a BAYES_* / FUZZY_* symbol
     for line in r.stdout.splitlines():
         try:
             o = json.loads(line)
         except ValueError:
             continue
         verdicts[o["file"]] = o["action"]
+        for s in o.get("symbols", []):
+            name = s.get("name", "") if isinstance(s, dict) else str(s)
+            if name.startswith(("BAYES", "FUZZY")):
+                classifier[name] = classifier.get(name, 0) + 1
+    bulwark_scan.classifier = classifier
     missing = [f for f in files if f not in verdicts]
     if missing:
         # file names may come back relative or normalised: match by basename
@@ -195,7 +213,7 @@ def run_bulwark(args, tmp: Path, train: list[str], test: list[str]) -> dict | No
         verdicts, scan_s = bulwark_scan(args.ctl, redis, test, args.set)
     finally:
         redis.stop()
-    print_table("bulwark", verdicts)
+    print_table("bulwark", verdicts, f"; Bayes/fuzzy symbols {bulwark_scan.classifier}")
     targets(verdicts)
     t = timing("bulwark", learn_s, scan_s, len(test), "bulwarkctl scan --local, 1 thread")
     return {"figures": figures(verdicts), **t}
