@@ -185,6 +185,44 @@ static const char *received_shape(const char *v)
     return dots ? "name" : "bare";
 }
 
+/* Words of the display name before the address ("FN:" prefix). */
+static void display_name_tokens(const char *v, uint64_t **out, size_t *n, size_t *cap)
+{
+    const char *lt = strchr(v, '<');
+    if (!lt || lt == v)
+        return;
+    char *dec = xmalloc(1024);
+    char *raw = xstrndup(v, (size_t)(lt - v));
+    size_t dl = uni_decode_2047(raw, dec, 1024, NULL);
+    tok_words(dec, dl, "FN:", false, out, n, cap);
+    free(raw);
+    free(dec);
+}
+
+/* Registrable domains of the host names in one Received value ("RH:" prefix). */
+static void received_hosts(const char *v, uint64_t **out, size_t *n, size_t *cap)
+{
+    char host[256], base[256];
+    for (const char *p = v; *p;) {
+        while (*p && !isalnum((unsigned char)*p))
+            p++;
+        size_t k = 0;
+        bool dot = false, alpha = false;
+        for (; *p && (isalnum((unsigned char)*p) || *p == '.' || *p == '-'); p++) {
+            if (k + 1 < sizeof host)
+                host[k++] = (char)tolower((unsigned char)*p);
+            dot |= *p == '.';
+            alpha |= isalpha((unsigned char)*p) != 0;
+        }
+        host[k] = '\0';
+        if (!dot || !alpha || k < 4 || host[k - 1] == '.')
+            continue;
+        url_base_domain(host, base, sizeof base);
+        if (strchr(base, '.'))
+            push_str(out, n, cap, "RH:", base);
+    }
+}
+
 static void header_tokens(const hdr_block *h, uint64_t **v, size_t *n, size_t *cap)
 {
     char buf[512], dom[256];
@@ -220,6 +258,16 @@ static void header_tokens(const hdr_block *h, uint64_t **v, size_t *n, size_t *c
         push_str(v, n, cap, "L:", "list");
     if ((s = hdr_get(h, "Received")))
         push_str(v, n, cap, "H:rcvd:", received_shape(s));
+    if ((s = hdr_get(h, "From")))
+        display_name_tokens(s, v, n, cap);
+    /* Which header fields are present (names only: "x-mailer", "x-msmail-priority"),
+     * and every host domain in the Received chain. */
+    for (size_t i = 0; i < h->n && i < 200; i++) {
+        shape(h->f[i].name, buf, sizeof buf);
+        push_str(v, n, cap, "HN:", buf);
+        if (strcasecmp(h->f[i].name, "Received") == 0)
+            received_hosts(h->f[i].value, v, n, cap);
+    }
 }
 
 static int cmp_u64(const void *a, const void *b)

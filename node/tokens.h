@@ -7,10 +7,12 @@
  *   - orthogonal sparse bigrams over the body word sequence (window 5: each word
  *     paired with each of the 4 words before it, the distance part of the pair);
  *   - Subject words ("S:" prefix, RFC 2047 decoded);
- *   - header features: "F:" From domain, "R:" Reply-To domain, "M:" X-Mailer or
- *     User-Agent (digits folded to '#'), "I:" Message-ID domain, "L:list" when
- *     List-Id is present, "H:rcvd:<shape>" of the first Received "from" host,
- *     "CT:" each part's declared Content-Type;
+ *   - header features: "F:" From domain, "FN:" From display-name words, "R:"
+ *     Reply-To domain, "M:" X-Mailer or User-Agent (digits folded to '#'), "I:"
+ *     Message-ID domain, "L:list" when List-Id is present, "HN:" the name of every
+ *     header field present, "RH:" registrable domains of the Received chain's hosts,
+ *     "H:rcvd:<shape>" of the first Received "from" host, "CT:" each part's declared
+ *     Content-Type;
  *   - "U:" registrable domain of every URL host; "A:" the detected type of every
  *     non-text part.
  * The hash is FNV-1a 64 over the token bytes finished with MurmurHash3's fmix64

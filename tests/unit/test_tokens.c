@@ -5,7 +5,8 @@
  * 2..40 code points, pure numbers and single letters skipped, long runs folded to
  * LONG:len/prefix; OSB pairs over a window of 5 (exact token list for three words,
  * count for a long run); the result is sorted and distinct (repeated words count
- * once); Subject words with "S:", header features (F:, R:, M:, I:, L:, CT:), URL
+ * once); Subject words with "S:", header features (F:, FN:, R:, M:, I:, L:, HN:,
+ * RH:, H:rcvd:, CT:), URL
  * registrable domains (U:) and attachment types (A:); the max_tokens bound; a
  * message with nothing in it; a huge text in bounded size. */
 #include "hdr.h"
@@ -145,7 +146,9 @@ static void test_osb(void **state)
 static void test_extract(void **state)
 {
     (void)state;
-    const char *raw = "From: Alice <alice@Mail.Example.COM>\r\n"
+    const char *raw = "Received: from mx.sender.example.net (mx.sender.example.net "
+                      "[192.0.2.1]) by mail.example.org\r\n"
+                      "From: Alice <alice@Mail.Example.COM>\r\n"
                       "Reply-To: bob@other.example.org\r\n"
                       "To: x@y.test\r\n"
                       "Subject: =?UTF-8?B?R3LDvMOfZQ==?= offer\r\n"
@@ -178,6 +181,12 @@ static void test_extract(void **state)
     assert_true(has(v, n, h("M:mailer #.#")));
     assert_true(has(v, n, h("I:mx.example.com")));
     assert_true(has(v, n, h("L:list")));
+    assert_true(has(v, n, h("FN:alice")));
+    assert_true(has(v, n, h("HN:x-mailer")));
+    assert_true(has(v, n, h("HN:received")));
+    assert_true(has(v, n, h("RH:example.net")));
+    assert_true(has(v, n, h("RH:example.org")));
+    assert_true(has(v, n, h("H:rcvd:name")));
     assert_true(has(v, n, h("CT:text/plain")));
     assert_true(has(v, n, h("U:example.co.uk")));
     assert_true(has(v, n, h("A:application/zip")));
