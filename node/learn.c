@@ -4,9 +4,12 @@
  * implemented here (FIPS 180-4) because nothing else in the pipeline links a crypto
  * library. The tokens come from tok_extract() exactly as the scan computes them,
  * and bayes_store() applies the learned-once rule: same class again is a no-op,
- * the other class moves the counts.
- * TODO(fuzzy): when node/fuzzy.h offers fuzzy_learn(), call it here for spam. */
+ * the other class moves the counts. A message learned into the global scope (new or
+ * moved) is also given to the fuzzy hashes (node/fuzzy.h), which are cluster-wide;
+ * their failure is logged and does not fail the Bayes lesson. */
 #include "learn.h"
+#include "fuzzy.h"
+#include "log.h"
 #include "redisx.h"
 #include "tokens.h"
 #include "util.h"
@@ -189,6 +192,14 @@ bool learn_model(const msg_model *m, const hdr_block *h, bool spam, const char *
     free(tok);
     if (!ok && c->err)
         redisx_reset();
+    if (ok && *res != BAYES_ALREADY && strcmp(scope, "g") == 0 && m) {
+        size_t tl;
+        const char *text = msg_text(m, &tl);
+        char ferr[256];
+        if (text &&
+            fuzzy_learn(text, tl, spam ? FUZZY_SPAM : FUZZY_HAM, ferr, sizeof ferr) == FUZZY_ERROR)
+            log_warn("event=fuzzy_learn_failed digest=%.16s reason=\"%s\"", digest, ferr);
+    }
     return ok;
 }
 
