@@ -149,31 +149,6 @@ static bool add_dynamic(pipeline *p, size_t i, char *err, size_t errlen)
     return true;
 }
 
-/* Registers the symbols a check's state declares (rules from data files); a name
- * already taken refuses the generation rather than panicking, since it comes from
- * configuration, not code. */
-static bool add_dynamic(pipeline *p, size_t i, char *err, size_t errlen)
-{
-    size_t n = 0;
-    const symbol_def *defs = registry[i]->dynamic_symbols(p->state[i], &n);
-    for (size_t k = 0; k < n; k++) {
-        symbol_weight *w = xmalloc(sizeof *w);
-        char key[160];
-        w->def = &defs[k];
-        w->weight = defs[k].score;
-        snprintf(key, sizeof key, "score.%s", defs[k].name);
-        params_dynamic(p->cfg, key, &w->weight);
-        symbol_weight *old = dict_set(p->weights, defs[k].name, w);
-        if (old) {
-            free(old);
-            snprintf(err, errlen, "check %s: symbol %s is already registered", registry[i]->name,
-                     defs[k].name);
-            return false;
-        }
-    }
-    return true;
-}
-
 pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t errlen)
 {
     pipeline *p = xcalloc(1, sizeof *p);
@@ -214,10 +189,6 @@ pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t er
         snprintf(key, sizeof key, "check.%s.enabled", c->name);
         p->enabled[i] = params_bool(p->cfg, key);
         if (p->enabled[i] && c->init && !c->init(p->cfg, &p->state[i], err, errlen)) {
-            free_pipeline(p);
-            return NULL;
-        }
-        if (p->enabled[i] && c->dynamic_symbols && !add_dynamic(p, i, err, errlen)) {
             free_pipeline(p);
             return NULL;
         }
@@ -389,14 +360,6 @@ void check_param_list(const params *cfg, const char *key, strlist *out)
             strlist_add(out, e);
     }
     free(list);
-}
-
-bool task_has_symbol(const scan_task *t, const char *name)
-{
-    for (size_t i = 0; i < t->result.n_symbols; i++)
-        if (strcmp(t->symbols[i].name, name) == 0)
-            return true;
-    return false;
 }
 
 bool task_has_symbol(const scan_task *t, const char *name)

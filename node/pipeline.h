@@ -84,9 +84,6 @@ void task_force(scan_task *t, Bulwark__Action a, const char *reason);
 /* Whether a check that ran before this one added the symbol (the rule engine's meta
  * rules over other checks' findings). */
 bool task_has_symbol(const scan_task *t, const char *name);
-/* Whether a check that ran before this one added the symbol (the rule engine's meta
- * rules over other checks' findings). */
-bool task_has_symbol(const scan_task *t, const char *name);
 const hdr_block *task_headers(scan_task *t);
 /* The MIME model (GMime), parsed on first use. */
 const msg_model *task_message(scan_task *t);

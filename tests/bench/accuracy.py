@@ -376,6 +376,14 @@ def main() -> int:
             for f in files:
                 c[folder_label(f)] = c.get(folder_label(f), 0) + 1
             return ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+        repo = Path(__file__).resolve().parents[2]
+        head = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h %cs"],
+                              capture_output=True, text=True).stdout.strip()
+        if args.ctl and os.access(args.ctl, os.X_OK):
+            v = subprocess.run([args.ctl, "version"], capture_output=True, text=True)
+            print(f"bulwarkctl: {args.ctl} ({v.stdout.strip()}; built "
+                  f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(os.stat(args.ctl).st_mtime))}"
+                  f" UTC; checkout at {head})")
         print(f"data: {args.corpus}")
         print(f"TRAIN {len(train)}: {count(train)}")
         print(f"TEST  {len(test)}: {count(test)}"

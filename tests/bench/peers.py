@@ -449,14 +449,15 @@ class SpamAssassin:
 
 # ---------------------------------------------------------------- command line
 # Used by tests/bench/scan.sh:
-#   peers.py serve-rspamd DIR WORKERS HS_CACHE   start Redis + rspamd, write DIR/info
+#   peers.py serve-rspamd DIR WORKERS HS_CACHE [TRAINLIST]   start Redis + rspamd,
+#       learn the files of TRAINLIST if given (spam: a spam-* folder), write DIR/info
 #       (JSON: port, pid), run until SIGTERM, then stop both by PID
 #   peers.py check-rspamd INFO FILELIST INFLIGHT OUT   scan every file over /checkv2,
 #       INFLIGHT requests in flight; OUT.json (one line per message: file, action,
 #       score, ms = client round trip) and OUT.time ("elapsed_s peak_rss_kib" of the
 #       normal workers, like GNU time's "%e %M")
 
-def _serve_rspamd(directory: str, workers: str, hs_cache: str) -> int:
+def _serve_rspamd(directory: str, workers: str, hs_cache: str, trainlist: str = "") -> int:
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     done = []
@@ -467,6 +468,12 @@ def _serve_rspamd(directory: str, workers: str, hs_cache: str) -> int:
     try:
         rs.start()
         rs.wait_hyperscan()
+        if trainlist:
+            train = [f for f in Path(trainlist).read_text().split("\n") if f]
+            spam = [f for f in train if Path(f).parent.name.startswith("spam")]
+            ham = [f for f in train if not Path(f).parent.name.startswith("spam")]
+            print("rspamd learn spam", rs.learn_many(spam, True, 2),
+                  "ham", rs.learn_many(ham, False, 2), flush=True)
         # warm-up: the first messages load maps and Lua state
         warm = sorted(str(p) for p in Path(__file__).resolve().parents[2]
                       .joinpath("state", "corpus", "spam-1").glob("*.eml"))[:20]

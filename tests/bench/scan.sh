@@ -14,7 +14,8 @@
 #   rspamd          Debian's rspamd 3.4, stock rules, network modules off (DNS answered
 #                   NXDOMAIN by a loopback stub, see tests/bench/peers.py), ONE normal
 #                   worker process, Bayes in a private Redis but UNTRAINED (so skipped,
-#                   like bulwark here, which runs without --redis); fed over HTTP
+#                   like bulwark here, which runs without --redis; both trained with
+#                   --trained); fed over HTTP
 #                   /checkv2 by a client keeping RSPAMD_INFLIGHT (default 2) requests in
 #                   flight so the worker never waits for the client. One rspamd worker
 #                   (one process, one thread) against one bulwarkctl thread: both get
@@ -31,17 +32,24 @@
 #               with an even id: 2,921 messages); default: the whole corpus (6,046)
 #   --variants  default bulwark+clamav,bulwark,clamscan,rspamd (rspamd only if
 #               installed)
+#   --trained   Bayes trained on the accuracy benchmark's TRAIN set for both: bulwark
+#               variants get --redis to a private Redis filled by `bulwarkctl learn`
+#               (and check.bayes.autolearn=no), rspamd's Redis is filled through its
+#               controller; default: no Bayes for bulwark (no --redis), rspamd's
+#               untrained (below min_learns it skips Bayes)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BULWARK_BUILD:-$REPO/build-bench}
 ROUNDS=3
 SET=all
+TRAINED=
 VARIANTS=(bulwark+clamav bulwark clamscan)
 command -v rspamd >/dev/null && VARIANTS+=(rspamd)
 while (($#)); do
     case $1 in
         --test) SET=test; shift ;;
+        --trained) TRAINED=1; shift ;;
         --variants) IFS=, read -ra VARIANTS <<<"$2"; shift 2 ;;
         [0-9]*) ROUNDS=$1; shift ;;
         *) echo "scan.sh: unknown argument $1" >&2; exit 2 ;;
@@ -60,7 +68,12 @@ CORPUS=$("$REPO/tests/bench/corpus.sh")
 TMP=$(mktemp -d /tmp/bulwark-scan-bench.XXXXXX)
 chmod 755 "$TMP"
 SERVER=
+REDIS=
 cleanup() {
+    if [[ -n $REDIS ]]; then
+        kill -TERM "$REDIS" 2>/dev/null || true
+        wait "$REDIS" 2>/dev/null || true
+    fi
     if [[ -n $SERVER ]]; then
         kill -TERM "$SERVER" 2>/dev/null || true
         wait "$SERVER" 2>/dev/null || true
@@ -84,10 +97,31 @@ BYTES=$(cat "${FILES[@]}" | wc -c)
 echo "corpus: $N messages, $((BYTES / 1024 / 1024)) MiB ($CORPUS, $([[ $SET == test ]] &&
     echo "TEST set of tests/bench/accuracy.sh" || echo "every folder"))"
 
+BULWARK_ARGS=()
+if [[ -n $TRAINED ]]; then
+    command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+        { echo "scan.sh: --trained needs redis-server and redis-cli (apt-get install redis-server)" >&2; exit 1; }
+    /usr/bin/python3 "$REPO/tests/bench/accuracy.py" --corpus "$CORPUS" --print-split train \
+        >"$TMP/train"
+    RPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$TMP/redis"
+    redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/redis" --save '' \
+        --appendonly no --daemonize no >"$TMP/redis/log" 2>&1 &
+    REDIS=$!
+    for _ in $(seq 100); do
+        redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    grep '/spam-' "$TMP/train" | xargs "$CTL" learn --spam --redis "127.0.0.1:$RPORT" >/dev/null
+    grep -v '/spam-' "$TMP/train" | xargs "$CTL" learn --ham --redis "127.0.0.1:$RPORT" >/dev/null
+    BULWARK_ARGS=(--redis "127.0.0.1:$RPORT" --set check.bayes.autolearn=no)
+    echo "bulwark: Bayes learned from TRAIN ($(wc -l <"$TMP/train") messages) into Redis :$RPORT"
+fi
+
 if [[ " ${VARIANTS[*]} " == *" rspamd "* ]]; then
     command -v rspamd >/dev/null || { echo "scan.sh: rspamd not installed" >&2; exit 1; }
     /usr/bin/python3 "$REPO/tests/bench/peers.py" serve-rspamd "$TMP/rspamd" 1 \
-        "$REPO/state/rspamd-hs-cache" >"$TMP/rspamd.log" 2>&1 &
+        "$REPO/state/rspamd-hs-cache" ${TRAINED:+"$TMP/train"} >"$TMP/rspamd.log" 2>&1 &
     SERVER=$!
     for _ in $(seq 1200); do
         [[ -f $TMP/rspamd/info ]] && break
@@ -96,7 +130,8 @@ if [[ " ${VARIANTS[*]} " == *" rspamd "* ]]; then
         sleep 0.5
     done
     [[ -f $TMP/rspamd/info ]] || { echo "scan.sh: rspamd not ready after 10 min" >&2; exit 1; }
-    echo "rspamd: 1 normal worker, untrained Bayes, $RSPAMD_INFLIGHT requests in flight"
+    echo "rspamd: 1 normal worker, $([[ -n $TRAINED ]] && echo "Bayes learned from TRAIN" ||
+        echo "untrained Bayes"), $RSPAMD_INFLIGHT requests in flight"
 fi
 echo "machine: $(nproc) cores, $(uname -r); $ROUNDS rounds, median shown"
 
@@ -104,9 +139,9 @@ run() { # variant round
     local v=$1 r=$2 out=$TMP/$1.$2
     case $v in
         bulwark+clamav) /usr/bin/time -f '%e %M' -o "$out.time" "$CTL" scan --local --json \
-            --clamav-db "$TMP/db" "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
+            --clamav-db "$TMP/db" "${BULWARK_ARGS[@]}" "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
         bulwark) /usr/bin/time -f '%e %M' -o "$out.time" "$CTL" scan --local --json \
-            "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
+            "${BULWARK_ARGS[@]}" "${FILES[@]}" >"$out.json" 2>"$out.err" || true ;;
         rspamd) /usr/bin/python3 "$REPO/tests/bench/peers.py" check-rspamd "$TMP/rspamd/info" \
             "$TMP/files" "$RSPAMD_INFLIGHT" "$out" 2>"$out.err" || true ;;
         clamscan) /usr/bin/time -f '%e %M' -o "$out.time" clamscan --no-summary --infected \
