@@ -5,7 +5,8 @@ Messages are synthetic (seeded random texts from a spam and a ham vocabulary), s
 test does not depend on the corpus. Covered: learn counts, learning again (already
 learned), learning the other class (moved, counts move), held-out spam and ham classified,
 the min_learned gate, the user scope chosen for a single recipient, Redis down
-(BAYES_UNAVAILABLE, action unchanged), autolearn of a GTUBE message, usage errors.
+(BAYES_UNAVAILABLE, action unchanged), autolearn of a GTUBE message, usage errors, and
+bulwark-node with redis_server classifying and autolearning in its workers.
 """
 import json
 import random
@@ -206,3 +207,27 @@ def test_usage_errors(redis, tmp_path):
     r = ctl("learn", "--ham", "--redis", addr, str(tmp_path / "missing.eml"), str(p), check=False)
     assert r.returncode == 1
     assert "learned" in r.stdout
+
+
+def test_cluster_node_votes_and_autolearns(cluster, learned, tmp_path):
+    """bulwark-node with redis_server: the workers classify and autolearn."""
+    addr, port, _ = learned
+    cluster.start_master()
+    cluster.start_node("node1", workers=2, extra=f"redis_server = {addr}\n")
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "spam.eml").write_text(message("spam", 5, "cluster"))
+    (d / "ham.eml").write_text(message("ham", 5, "cluster"))
+    (d / "gtube.eml").write_text("From: c@d.example\r\nSubject: cluster gtube\r\n\r\n"
+                                 "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL"
+                                 "*C.34X\r\n")
+    before = int(rcli(port, "HGET", "bw:b:g:n", "spam")[0])
+    r = cluster.ctl("scan", "--json", str(d))
+    res = {json.loads(line)["file"].split("/")[-1]: json.loads(line) for line in r.stdout.splitlines()}
+    assert "BAYES_SPAM" in bayes(res["spam.eml"])
+    assert "BAYES_HAM" in bayes(res["ham.eml"])
+    assert res["gtube.eml"]["action"] == "reject"
+    wait_for(lambda: int(rcli(port, "HGET", "bw:b:g:n", "spam")[0]) > before, 5, 0.05,
+             "autolearn of the GTUBE message")
+    r = ctl("learn", "--spam", "--redis", addr, str(d / "gtube.eml"))
+    assert "already learned" in r.stdout
