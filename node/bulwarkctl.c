@@ -618,8 +618,15 @@ static int cmd_learn(ctl *c, int argc, char **argv)
         die("%s", err);
     strlist files = {0};
     int errors = 0;
-    for (int i = optind; i < argc; i++)
-        collect(argv[i], &files, &errors, false);
+    for (int i = optind; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) == 0) {
+            collect(argv[i], &files, &errors, false);
+        } else {
+            printf("%s: error %s\n", argv[i], strerror(errno));
+            errors++;
+        }
+    }
     size_t counts[3] = {0};
     uint64_t t0 = mono_us();
     for (size_t i = 0; i < files.n; i++) {
