@@ -559,6 +559,10 @@ int main(int argc, char **argv)
                              sizeof err))
             log_fatal("event=config error=\"%s\"", err);
     }
+    /* Redis is configured before -t returns, so a bad address fails the check too. */
+    const char *redis = params_str(n.cfg, "redis_server");
+    if (!redisx_configure(redis, (unsigned)params_int(n.cfg, "redis_timeout"), err, sizeof err))
+        log_fatal("event=redis_config redis_server=\"%s\" error=\"%s\"", redis, err);
     if (check_only) {
         printf("bulwark-node: configuration OK\n");
         params_destroy(&n.cfg);
@@ -591,9 +595,6 @@ int main(int argc, char **argv)
     if (!clamav)
         log_info("event=clamav_off reason=\"clamav_db_dir is empty\" effect=\"CLAM_UNAVAILABLE "
                  "when check.clamav.enabled\"");
-    const char *redis = params_str(n.cfg, "redis_server");
-    if (!redisx_configure(redis, (unsigned)params_int(n.cfg, "redis_timeout"), err, sizeof err))
-        log_fatal("event=redis_config redis_server=\"%s\" error=\"%s\"", redis, err);
     if (*redis)
         log_info("event=redis redis_server=%s", redis);
     n.ctx = zmq_ctx_new();
