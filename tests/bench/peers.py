@@ -43,6 +43,16 @@ RSPAMD_OFF = [
 ]
 
 
+def pmap(fn, items, parallel: int) -> list:
+    """map with PARALLEL threads; on an exception (SIGTERM -> SystemExit included)
+    the queued items are dropped instead of run, so the caller stops promptly."""
+    ex = cf.ThreadPoolExecutor(parallel)
+    try:
+        return list(ex.map(fn, items))
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -303,8 +313,7 @@ class Rspamd:
             _, reply = self._post(cache, self.port, "/checkv2", Path(f).read_bytes())
             return f, reply
 
-        with cf.ThreadPoolExecutor(parallel) as ex:
-            return dict(ex.map(one, files))
+        return dict(pmap(one, files, parallel))
 
     def learn_many(self, files: list[str], spam: bool, parallel: int) -> dict[str, int]:
         """POST /learnspam or /learnham to the controller; counts of outcomes."""
@@ -329,9 +338,8 @@ class Rspamd:
             return f"error {status}: {err[:80]}"
 
         counts: dict[str, int] = {}
-        with cf.ThreadPoolExecutor(parallel) as ex:
-            for outcome in ex.map(one, files):
-                counts[outcome] = counts.get(outcome, 0) + 1
+        for outcome in pmap(one, files, parallel):
+            counts[outcome] = counts.get(outcome, 0) + 1
         return counts
 
     def stop(self) -> None:
@@ -440,8 +448,7 @@ class SpamAssassin:
             except ValueError:
                 return f, (None, out)
 
-        with cf.ThreadPoolExecutor(parallel) as ex:
-            return dict(ex.map(one, files))
+        return dict(pmap(one, files, parallel))
 
     def stop(self) -> None:
         stop(self.proc, 20)
@@ -518,8 +525,7 @@ def _check_rspamd(info: str, filelist: str, inflight: str, out: str) -> int:
                            "score": rep.get("score"), "ms": ms})
 
     t = time.monotonic()
-    with cf.ThreadPoolExecutor(int(inflight)) as ex:
-        lines = list(ex.map(one, files))
+    lines = pmap(one, files, int(inflight))
     elapsed = time.monotonic() - t
     workers = [p for p in children(meta["pid"])
                if "normal" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
