@@ -11,6 +11,7 @@
 #include "rules.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -332,6 +333,43 @@ static void test_override_across_origins(void **state)
     ruleset_destroy(&rs);
 }
 
+/* ---- threads: one compiled set, many workers (each borrows a pooled scratch) ---- */
+
+typedef struct {
+    const ruleset *rs;
+    int ok;
+} worker_arg;
+
+static void *worker(void *p)
+{
+    worker_arg *w = p;
+    for (int i = 0; i < 200; i++) {
+        hits h;
+        run(w->rs, MSG, i % 2 ? "send a wire transfer" : "nothing here", NULL, NULL, &h);
+        w->ok += hit(&h, "WIRE") == (i % 2 == 1) && hit(&h, "SUBJ");
+    }
+    return NULL;
+}
+
+static void test_threads_share_a_set(void **state)
+{
+    (void)state;
+    ruleset *rs = compile("body WIRE /wire transfer/ score 1 desc \"w\"\n"
+                          "header SUBJ Subject =~ /MONEY/ score 1 desc \"s\"\n"
+                          "body REPEAT /(\\w+) \\1/ score 1 desc \"pcre\"\n");
+    pthread_t th[4];
+    worker_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (worker_arg){rs, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, worker, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].ok, 200);
+    }
+    ruleset_destroy(&rs);
+}
+
 /* ---- through the pipeline ---- */
 
 static pipeline *make(const char *const *kv, char *err, size_t errlen)
@@ -470,10 +508,15 @@ static void test_builtin_set_loads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types_and_flags), cmocka_unit_test(test_snippet_and_subrules),
-        cmocka_unit_test(test_errors),          cmocka_unit_test(test_pcre_fallback),
-        cmocka_unit_test(test_meta_logic),      cmocka_unit_test(test_override_across_origins),
-        cmocka_unit_test(test_pipeline_rules),  cmocka_unit_test(test_builtin_set_loads),
+        cmocka_unit_test(test_types_and_flags),
+        cmocka_unit_test(test_snippet_and_subrules),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_pcre_fallback),
+        cmocka_unit_test(test_meta_logic),
+        cmocka_unit_test(test_override_across_origins),
+        cmocka_unit_test(test_threads_share_a_set),
+        cmocka_unit_test(test_pipeline_rules),
+        cmocka_unit_test(test_builtin_set_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
