@@ -9,7 +9,9 @@
 # Engines (each with its own private Redis / config dir in /tmp, loopback only, no
 # network, every process stopped by PID at exit):
 #   bulwark       bulwarkctl learn --spam|--ham --redis on TRAIN, then
-#                 bulwarkctl scan --local --json --redis [--set K=V...] on TEST
+#                 bulwarkctl scan --local --json --redis [--set K=V...] on TEST, with
+#                 --set check.bayes.autolearn=no (no learning from TEST; the peers'
+#                 autolearn is off too). "PENDING" if bulwarkctl has no learn yet.
 #   rspamd        stock rules and scores, network modules off, DNS answered NXDOMAIN
 #                 by a loopback stub, Bayes in Redis learned on TRAIN through the
 #                 controller (/learnspam, /learnham), TEST scanned over /checkv2
@@ -79,6 +81,9 @@ if [[ ,$ONLY, == *,bulwark,* && -z ${BULWARK_BUILD:-} ]]; then
     cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBULWARK_TESTS=OFF >/dev/null ||
         die "cmake configure of $BUILD failed"
     cmake --build "$BUILD" -j"$(nproc)" >/dev/null || die "build of $BUILD failed"
+fi
+if [[ ,$ONLY, == *,bulwark,* ]]; then
+    [[ -x $BUILD/node/bulwarkctl ]] || die "$BUILD/node/bulwarkctl not found (BULWARK_BUILD=$BUILD)"
 fi
 CORPUS=$("$REPO/tests/bench/corpus.sh") || die "tests/bench/corpus.sh failed"
 
