@@ -15,9 +15,9 @@
 #                   NXDOMAIN by a loopback stub, see tests/bench/peers.py), ONE normal
 #                   worker process, Bayes in a private Redis but UNTRAINED (so skipped,
 #                   like bulwark here, which runs without --redis; both trained with
-#                   --trained); fed over HTTP
-#                   /checkv2 by a client keeping RSPAMD_INFLIGHT (default 2) requests in
-#                   flight so the worker never waits for the client. One rspamd worker
+#                   --trained); fed over HTTP /checkv2 by a client keeping
+#                   RSPAMD_INFLIGHT (default 2) requests in flight so the worker never
+#                   waits for the client. One rspamd worker
 #                   (one process, one thread) against one bulwarkctl thread: both get
 #                   one core; the client runs on the other core. Started once before
 #                   the rounds (Hyperscan cache warm, 20 warm-up messages), stopped by
@@ -27,7 +27,11 @@
 # trip). One thread per process: the figures are per core. docs/performance.md keeps
 # them; docs/accuracy.md the rspamd comparison on TEST.
 #
-# usage: tests/bench/scan.sh [--test] [--variants V1,V2,...] [ROUNDS]   (default 3)
+# The first three variants run exactly as before rspamd was added (same files, same
+# commands), so the default figures stay comparable with docs/performance.md.
+#
+# usage: tests/bench/scan.sh [--test] [--trained] [--variants V1,V2,...] [ROUNDS]
+#        (default 3 rounds)
 #   --test      only the accuracy benchmark's TEST set (easy-ham-2, spam-2, hard-ham-1
 #               with an even id: 2,921 messages); default: the whole corpus (6,046)
 #   --variants  default bulwark+clamav,bulwark,clamscan,rspamd (rspamd only if
