@@ -19,6 +19,7 @@
 #include <hs/hs.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,7 @@ typedef struct pool_entry {
 #define MAX_META_STACK 256
 
 struct ruleset {
+    atomic_int refs;
     rule **r;
     size_t n, cap;
     bool compiled;
@@ -118,7 +120,14 @@ static void rule_free(rule *r)
 ruleset *ruleset_new(void)
 {
     ruleset *rs = xcalloc(1, sizeof *rs);
+    atomic_init(&rs->refs, 1);
     pthread_mutex_init(&rs->lock, NULL);
+    return rs;
+}
+
+ruleset *ruleset_ref(ruleset *rs)
+{
+    atomic_fetch_add_explicit(&rs->refs, 1, memory_order_relaxed);
     return rs;
 }
 
@@ -138,6 +147,8 @@ void ruleset_destroy(ruleset **rsp)
     if (!rs)
         return;
     *rsp = NULL;
+    if (atomic_fetch_sub_explicit(&rs->refs, 1, memory_order_acq_rel) != 1)
+        return;
     for (size_t i = 0; i < rs->n; i++)
         rule_free(rs->r[i]);
     free(rs->r);

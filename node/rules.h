@@ -32,6 +32,10 @@ extern const size_t rules_builtin_count;
 typedef struct ruleset ruleset;
 
 ruleset *ruleset_new(void);
+/* A compiled set is reference-counted so generations with the same rules share it:
+ * ruleset_ref() adds a reference, ruleset_destroy() drops one (freeing with the last)
+ * and sets *rs to NULL. */
+ruleset *ruleset_ref(ruleset *rs);
 void ruleset_destroy(ruleset **rs);
 /* Adds the rules of one text; `origin` names it in errors ("origin:LINE: reason").
  * A rule named like one from an earlier origin replaces it; twice in one origin is

@@ -489,6 +489,37 @@ static void test_pipeline_rules(void **state)
     pipeline_release(&p);
 }
 
+/* Generations share a compiled set only while the files' bytes are the same. */
+static void test_cache_follows_file_content(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    char path[] = "/tmp/test_rules_cache_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const char *versions[] = {"body CACHE_ONE /lottery/ score 1 desc \"one\"\n",
+                              "body CACHE_TWO /lottery/ score 2 desc \"two\"\n"};
+    for (int round = 0; round < 3; round++) {
+        const char *text = versions[round == 1];
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        const char *kv[] = {"check.rules.files", path, "check.rules.builtin", "no", NULL};
+        pipeline *p = make(kv, err, sizeof err);
+        assert_non_null(p);
+        scan_task *t = scan_task_new(p, "job-c", NULL, (const uint8_t *)SPAM, strlen(SPAM));
+        scan_run(t);
+        const Bulwark__ScanResult *r = scan_result(t);
+        assert_true((sym(r, "CACHE_ONE") != NULL) == (round != 1));
+        assert_true((sym(r, "CACHE_TWO") != NULL) == (round == 1));
+        scan_task_destroy(&t);
+        pipeline_release(&p);
+    }
+    unlink(path);
+}
+
 static void test_builtin_set_loads(void **state)
 {
     (void)state;
@@ -516,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_override_across_origins),
         cmocka_unit_test(test_threads_share_a_set),
         cmocka_unit_test(test_pipeline_rules),
+        cmocka_unit_test(test_cache_follows_file_content),
         cmocka_unit_test(test_builtin_set_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
