@@ -67,7 +67,7 @@ static double classify(const bayes_count *c, size_t n, size_t *used)
 static void test_classify(void **state)
 {
     (void)state;
-    bayes_count c[200];
+    bayes_count c[200] = {{0, 0}};
     size_t used;
     assert_true(fabs(classify(c, 0, &used) - 0.5) < 1e-12);
     assert_int_equal(used, 0);
