@@ -53,8 +53,9 @@ struct pipeline {
 };
 
 /* Per-domain / per-user policy (policy.domain.D.* / policy.user.A.*); NaN = not set. */
+enum { SP_TAG, SP_QUARANTINE, SP_REJECT, SP_ADJUST, SP_N };
 typedef struct {
-    double tag, quarantine, reject, adjust;
+    double v[SP_N];
 } scoped_policy;
 
 #define MAX_SYMBOLS 256
@@ -98,18 +99,19 @@ static void load_scopes(pipeline *p)
         scoped_policy *sp = dict_get(p->scopes, scope);
         if (!sp) {
             sp = xmalloc(sizeof *sp);
-            sp->tag = sp->quarantine = sp->reject = sp->adjust = NAN;
+            for (int k = 0; k < SP_N; k++)
+                sp->v[k] = NAN;
             dict_set(p->scopes, scope, sp);
         }
         double v = strtod(value, NULL);
         if (strcmp(what, "tag_score") == 0)
-            sp->tag = v;
+            sp->v[SP_TAG] = v;
         else if (strcmp(what, "quarantine_score") == 0)
-            sp->quarantine = v;
+            sp->v[SP_QUARANTINE] = v;
         else if (strcmp(what, "reject_score") == 0)
-            sp->reject = v;
+            sp->v[SP_REJECT] = v;
         else
-            sp->adjust = v;
+            sp->v[SP_ADJUST] = v;
     }
 }
 
@@ -404,10 +406,10 @@ typedef struct {
     char scope[128];
 } thresholds;
 
-static double pick(const scoped_policy *u, const scoped_policy *d, size_t off, double global)
+static double pick(const scoped_policy *u, const scoped_policy *d, int k, double global)
 {
-    double uv = u ? *(const double *)((const char *)u + off) : NAN;
-    double dv = d ? *(const double *)((const char *)d + off) : NAN;
+    double uv = u ? u->v[k] : NAN;
+    double dv = d ? d->v[k] : NAN;
     return !isnan(uv) ? uv : !isnan(dv) ? dv : global;
 }
 
@@ -429,10 +431,10 @@ static void recipient_thresholds(const scan_task *t, thresholds *th)
         snprintf(key, sizeof key, "domain:%s", at ? at + 1 : "");
         const scoped_policy *d = at ? dict_get(p->scopes, key) : NULL;
         thresholds r = {
-            pick(u, d, offsetof(scoped_policy, tag), p->tag),
-            pick(u, d, offsetof(scoped_policy, quarantine), p->quarantine),
-            pick(u, d, offsetof(scoped_policy, reject), p->reject),
-            pick(u, d, offsetof(scoped_policy, adjust), 0),
+            pick(u, d, SP_TAG, p->tag),
+            pick(u, d, SP_QUARANTINE, p->quarantine),
+            pick(u, d, SP_REJECT, p->reject),
+            pick(u, d, SP_ADJUST, 0),
             "",
         };
         if (u || d)
