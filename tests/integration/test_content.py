@@ -61,7 +61,8 @@ def test_corpus_sample(built, local_results, sample):
     syms = names(got)
     ctx = f"{sample}: action={got['action']} score={got['score']} reason={got['reason']!r}\n" \
           f"{explain(got)}"
-    assert got["action"] == want.action, ctx
+    wanted = want.action if isinstance(want.action, tuple) else (want.action,)
+    assert got["action"] in wanted, ctx
     for s in want.symbols:
         assert s in syms, f"missing {s}\n{ctx}"
     for s in want.absent:
