@@ -62,7 +62,7 @@ def samples():
                        "--b1--\r\n",
                        content_type="Content-Type: multipart/mixed; boundary=\"b1\"")
     yield "EICAR in a zip", attach(6, "Documents", "docs.zip", "application/zip",
-                                   corpus.zip_bytes([("eicar.com", corpus.EICAR)]))
+                                   corpus.zip_bytes([("eicar.txt", corpus.EICAR)]))
     yield "Word file with AutoOpen macro", attach(
         7, "Order", "order.docm", "application/vnd.ms-word.document.macroEnabled.12",
         corpus.docm_with_macro())
