@@ -84,7 +84,15 @@ void json_str(buf_t *b, const char *s, size_t n)
             p++;
         } else {
             size_t l = utf8_len(p, (size_t)(e - p));
-            if (l) {
+            if (l == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+                /* C1 controls (U+0085 is a line break to many readers) escaped */
+                buf_printf(b, "\\u%04x", p[1]);
+                p += l;
+            } else if (l == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+                /* U+2028/U+2029, line and paragraph separators */
+                buf_printf(b, "\\u%04x", 0x2000 + (p[2] - 0x80));
+                p += l;
+            } else if (l) {
                 buf_append(b, p, l);
                 p += l;
             } else {

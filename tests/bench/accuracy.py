@@ -178,10 +178,12 @@ def bulwark_scan(ctl: str, redis: peers.Redis, files: list[str], sets: list[str]
     elapsed = time.monotonic() - t
     verdicts = {}
     classifier: dict[str, int] = {}  # messages with a BAYES_* / FUZZY_* symbol
+    bad_lines = []
     for line in r.stdout.splitlines():
         try:
             o = json.loads(line)
         except ValueError:
+            bad_lines.append(line)
             continue
         verdicts[o["file"]] = o["action"]
         for s in o.get("symbols", []):
@@ -197,7 +199,8 @@ def bulwark_scan(ctl: str, redis: peers.Redis, files: list[str], sets: list[str]
         missing = [f for f in files if verdicts[f] is None]
     if missing:
         sys.exit(f"accuracy: bulwarkctl scan gave no verdict for {len(missing)} of "
-                 f"{len(files)} messages (exit {r.returncode}): {r.stderr.strip()[-500:]}")
+                 f"{len(files)} messages (exit {r.returncode}): {r.stderr.strip()[-500:]}"
+                 + "".join(f"\n  unreadable output line: {b[:400]!r}" for b in bad_lines[:3]))
     return verdicts, elapsed
 
 

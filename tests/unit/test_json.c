@@ -45,6 +45,17 @@ static void test_escapes(void **state)
     STR_IS("a\nb\rc\td", "\"a\\nb\\rc\\td\"");
     STR_IS("\x01\x08\x0b\x0c\x1f", "\"\\u0001\\u0008\\u000b\\u000c\\u001f\"");
     STR_IS("\x1b[0m", "\"\\u001b[0m\"");
+    /* C1 controls and U+2028/U+2029 are line breaks to some readers (Python's
+     * splitlines, JavaScript): escaped, so one result stays one line */
+    STR_IS("a\xc2\x85"
+           "b\xc2\x93"
+           "c",
+           "\"a\\u0085b\\u0093c\"");
+    STR_IS("x\xe2\x80\xa8"
+           "y\xe2\x80\xa9"
+           "z",
+           "\"x\\u2028y\\u2029z\"");
+    STR_IS("\xc2\xa0\xe2\x80\x99", "\"\xc2\xa0\xe2\x80\x99\""); /* NBSP, quote: as is */
 }
 
 static void test_every_control_char(void **state)
