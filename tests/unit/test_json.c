@@ -82,7 +82,8 @@ static void test_embedded_nul(void **state)
 static void test_valid_utf8(void **state)
 {
     STR_IS("caf\xc3\xa9", "\"caf\xc3\xa9\""); /* U+00E9, 2 bytes */
-    STR_IS("\xc2\x80", "\"\xc2\x80\""); /* U+0080, smallest 2 */
+    STR_IS("\xc2\xa0", "\"\xc2\xa0\""); /* U+00A0, the first after the C1 controls */
+    STR_IS("\xc2\x80", "\"\\u0080\""); /* U+0080, smallest 2: a C1 control, escaped */
     STR_IS("\xdf\xbf", "\"\xdf\xbf\""); /* U+07FF */
     STR_IS("\xe0\xa0\x80", "\"\xe0\xa0\x80\""); /* U+0800, smallest 3 */
     STR_IS("\xe2\x82\xac", "\"\xe2\x82\xac\""); /* U+20AC euro */
