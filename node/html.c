@@ -19,6 +19,7 @@
  * libpsl (psl_latest: Debian's /usr/share/publicsuffix list, or the built-in one),
  * loaded once. Everything a doc returns lives until html_free(). */
 #include "html.h"
+#include "json.h"
 #include "util.h"
 
 #include <libpsl.h>
@@ -743,42 +744,6 @@ static void xml_init(void)
 }
 
 /* ---- the input libxml2 reads ---- */
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
 
 /* Appends n bytes with invalid UTF-8 as U+FFFD and NUL as a space; `esc` is the
  * one ASCII byte to write as an entity ('"' in attribute values, '<' in text). */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t utf8_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     size_t need;

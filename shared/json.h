@@ -13,6 +13,9 @@ void json_cstr(buf_t *b, const char *s);
 /* Replaces, in place, every byte that is not part of a valid UTF-8 sequence with
  * '?': protobuf `string` fields must hold UTF-8, and message text often does not. */
 void utf8_scrub(char *s);
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes left): 1-4, or 0 when it is
+ * not one (overlong forms, surrogates and code points above U+10FFFF are not). */
+size_t utf8_len(const unsigned char *s, size_t n);
 /* Appends a finite number (NaN/inf become 0) with up to 6 significant decimals. */
 void json_num(buf_t *b, double d);
 
