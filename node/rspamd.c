@@ -2,12 +2,13 @@
  *
  * Each thread owns one libcurl easy handle (a pthread key frees it when the thread
  * exits); curl_easy_reset() between requests keeps its connection cache, so a worker
- * talks to rspamd over one kept-alive connection. The reply is read by a small
- * recursive-descent JSON reader that knows only what it needs (score,
- * required_score, action, the symbols' scores) and skips every other value; it is
- * bounded in depth and never reads past the buffer, because the reply comes from
+ * talks to rspamd over one kept-alive connection. The reply is read with the
+ * project's bounded JSON reader (shared/json.h), taking only what is needed (score,
+ * required_score, action, the symbols' scores) and skipping every other value: it
+ * never reads past the buffer or nests without bound, because the reply comes from
  * another program and may be cut or garbled. */
 #include "rspamd.h"
+#include "json.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -18,169 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JSON_DEPTH 32
-
-/* ---- the JSON reply ---- */
-
-typedef struct {
-    const char *p, *end;
-    int depth;
-} jp;
-
-static void ws(jp *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static bool lit(jp *j, char c)
-{
-    ws(j);
-    if (j->p < j->end && *j->p == c) {
-        j->p++;
-        return true;
-    }
-    return false;
-}
-
-/* A string into out (truncated to outlen-1 bytes, escapes decoded; \u as '?' beyond
- * ASCII); out may be NULL to skip. */
-static bool str(jp *j, char *out, size_t outlen)
-{
-    size_t n = 0;
-    if (!lit(j, '"'))
-        return false;
-    while (j->p < j->end) {
-        char c = *j->p++;
-        if (c == '"') {
-            if (out)
-                out[n] = '\0';
-            return true;
-        }
-        if ((unsigned char)c < 0x20)
-            return false;
-        if (c == '\\') {
-            if (j->p >= j->end)
-                return false;
-            c = *j->p++;
-            switch (c) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case '"':
-            case '\\':
-            case '/': break;
-            case 'u': {
-                if (j->end - j->p < 4)
-                    return false;
-                unsigned v = 0;
-                for (int i = 0; i < 4; i++) {
-                    char h = *j->p++;
-                    int d = h >= '0' && h <= '9'   ? h - '0'
-                            : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                            : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                   : -1;
-                    if (d < 0)
-                        return false;
-                    v = v * 16 + (unsigned)d;
-                }
-                c = v >= 0x20 && v < 0x7f ? (char)v : '?';
-                break;
-            }
-            default: return false;
-            }
-        }
-        if (out && n + 1 < outlen)
-            out[n++] = c;
-    }
-    return false;
-}
-
-static bool num(jp *j, double *d)
-{
-    ws(j);
-    char tmp[64];
-    size_t n = 0;
-    while (j->p + n < j->end && n < sizeof tmp - 1 && strchr("+-0123456789.eE", j->p[n]))
-        n++;
-    if (n == 0 || n == sizeof tmp - 1)
-        return false;
-    memcpy(tmp, j->p, n);
-    tmp[n] = '\0';
-    char *e;
-    double v = strtod(tmp, &e);
-    if (e != tmp + n || !isfinite(v))
-        return false;
-    j->p += n;
-    *d = v;
-    return true;
-}
-
-static bool word(jp *j, const char *w)
-{
-    size_t n = strlen(w);
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0)
-        return false;
-    j->p += n;
-    return true;
-}
-
-static bool skip(jp *j);
-
-/* Walks an object, calling member() for each key with the reader on its value; a
- * member() that returns false fails the walk. */
-typedef bool (*member_fn)(jp *j, const char *key, void *ctx);
-
-static bool object(jp *j, member_fn member, void *ctx)
-{
-    if (!lit(j, '{') || ++j->depth > JSON_DEPTH)
-        return false;
-    if (!lit(j, '}')) {
-        do {
-            char key[128];
-            if (!str(j, key, sizeof key) || !lit(j, ':'))
-                return false;
-            if (!(member ? member(j, key, ctx) : skip(j)))
-                return false;
-        } while (lit(j, ','));
-        if (!lit(j, '}'))
-            return false;
-    }
-    j->depth--;
-    return true;
-}
-
-static bool skip(jp *j)
-{
-    ws(j);
-    if (j->p >= j->end)
-        return false;
-    double d;
-    switch (*j->p) {
-    case '{': return object(j, NULL, NULL);
-    case '[':
-        j->p++;
-        if (++j->depth > JSON_DEPTH)
-            return false;
-        if (!lit(j, ']')) {
-            do {
-                if (!skip(j))
-                    return false;
-            } while (lit(j, ','));
-            if (!lit(j, ']'))
-                return false;
-        }
-        j->depth--;
-        return true;
-    case '"': return str(j, NULL, 0);
-    case 't': return word(j, "true");
-    case 'f': return word(j, "false");
-    case 'n': return word(j, "null");
-    default: return num(j, &d);
-    }
-}
+/* ---- the JSON reply (shared/json.h's bounded reader) ---- */
 
 typedef struct {
     rspamd_reply *r;
@@ -207,49 +46,47 @@ static void keep_top(rspamd_reply *r, const rspamd_symbol *s)
     r->top[i] = *s;
 }
 
-static bool symbol_member(jp *j, const char *key, void *vctx)
+static bool symbol_member(json_reader *j, const char *key, void *vctx)
 {
     reply_ctx *c = vctx;
     if (strcmp(key, "score") == 0 || (strcmp(key, "metric_score") == 0 && !c->cur_scored)) {
-        if (!num(j, &c->cur.score))
+        if (!json_rd_number(j, &c->cur.score))
             return false;
         c->cur_scored = true;
         return true;
     }
-    return skip(j);
+    return json_rd_skip(j);
 }
 
-static bool symbols_member(jp *j, const char *key, void *vctx)
+static bool symbols_member(json_reader *j, const char *key, void *vctx)
 {
     reply_ctx *c = vctx;
     memset(&c->cur, 0, sizeof c->cur);
     snprintf(c->cur.name, sizeof c->cur.name, "%s", key);
     c->cur_scored = false;
-    ws(j);
-    if (j->p < j->end && *j->p != '{')
-        return skip(j);
-    if (!object(j, symbol_member, c))
+    if (!json_rd_peek(j, '{'))
+        return json_rd_skip(j);
+    if (!json_rd_object(j, symbol_member, c))
         return false;
     c->r->nsymbols++;
     keep_top(c->r, &c->cur);
     return true;
 }
 
-static bool reply_member(jp *j, const char *key, void *vctx)
+static bool reply_member(json_reader *j, const char *key, void *vctx)
 {
     reply_ctx *c = vctx;
-    ws(j);
     if (strcmp(key, "score") == 0)
-        return (c->has_score = num(j, &c->r->score));
+        return (c->has_score = json_rd_number(j, &c->r->score));
     if (strcmp(key, "required_score") == 0)
-        return num(j, &c->r->required);
+        return json_rd_number(j, &c->r->required);
     if (strcmp(key, "action") == 0)
-        return (c->has_action = str(j, c->r->action, sizeof c->r->action));
-    if (strcmp(key, "error") == 0 && j->p < j->end && *j->p == '"')
-        return str(j, c->error, sizeof c->error);
-    if (strcmp(key, "symbols") == 0 && j->p < j->end && *j->p == '{')
-        return object(j, symbols_member, c);
-    return skip(j);
+        return (c->has_action = json_rd_string_into(j, c->r->action, sizeof c->r->action));
+    if (strcmp(key, "error") == 0 && json_rd_peek(j, '"'))
+        return json_rd_string_into(j, c->error, sizeof c->error);
+    if (strcmp(key, "symbols") == 0 && json_rd_peek(j, '{'))
+        return json_rd_object(j, symbols_member, c);
+    return json_rd_skip(j);
 }
 
 bool rspamd_parse(const char *json, size_t len, rspamd_reply *r, char *err, size_t errlen)
@@ -260,13 +97,13 @@ bool rspamd_parse(const char *json, size_t len, rspamd_reply *r, char *err, size
         snprintf(err, errlen, "rspamd sent no reply");
         return false;
     }
-    jp j = {json, json + len, 0};
-    if (!object(&j, reply_member, &c)) {
+    json_reader j;
+    json_rd_init(&j, json, len);
+    if (!json_rd_object(&j, reply_member, &c)) {
         snprintf(err, errlen, "rspamd's reply is not a JSON object (%zu bytes)", len);
         return false;
     }
-    ws(&j);
-    if (j.p != j.end) {
+    if (!json_rd_end(&j)) {
         snprintf(err, errlen, "rspamd's reply has data after its JSON object");
         return false;
     }

@@ -147,17 +147,22 @@ void json_symbols_write_pb(buf_t *b, Bulwark__Symbol *const *s, size_t n)
     buf_puts(b, "]");
 }
 
-typedef struct {
-    const char *p, *e;
-} jcur;
+/* ---- reading --------------------------------------------------------------------- */
 
-static void skip_ws(jcur *c)
+void json_rd_init(json_reader *r, const char *text, size_t len)
+{
+    r->p = text;
+    r->e = text + len;
+    r->depth = 0;
+}
+
+static void skip_ws(json_reader *c)
 {
     while (c->p < c->e && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
         c->p++;
 }
 
-static bool eat(jcur *c, char ch)
+bool json_rd_lit(json_reader *c, char ch)
 {
     skip_ws(c);
     if (c->p < c->e && *c->p == ch) {
@@ -167,7 +172,19 @@ static bool eat(jcur *c, char ch)
     return false;
 }
 
-static bool hex4(jcur *c, unsigned *out)
+bool json_rd_peek(json_reader *c, char ch)
+{
+    skip_ws(c);
+    return c->p < c->e && *c->p == ch;
+}
+
+bool json_rd_end(json_reader *c)
+{
+    skip_ws(c);
+    return c->p == c->e;
+}
+
+static bool hex4(json_reader *c, unsigned *out)
 {
     if (c->e - c->p < 4)
         return false;
@@ -215,13 +232,13 @@ static void put_utf8(buf_t *b, unsigned cp)
 
 /* \uXXXX, with a following \uXXXX when it is a high surrogate; lone surrogates
  * become U+FFFD (the writer never produces them). */
-static bool unicode_escape(jcur *c, buf_t *b)
+static bool unicode_escape(json_reader *c, buf_t *b)
 {
     unsigned cp;
     if (!hex4(c, &cp))
         return false;
     if (cp >= 0xd800 && cp <= 0xdbff && c->e - c->p >= 6 && c->p[0] == '\\' && c->p[1] == 'u') {
-        jcur save = *c;
+        json_reader save = *c;
         unsigned lo;
         c->p += 2;
         if (hex4(c, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
@@ -234,10 +251,9 @@ static bool unicode_escape(jcur *c, buf_t *b)
     return true;
 }
 
-/* A JSON string; *out is NUL-terminated (an escaped NUL ends it early). */
-static bool read_string(jcur *c, char **out)
+bool json_rd_string(json_reader *c, char **out)
 {
-    if (!eat(c, '"'))
+    if (!json_rd_lit(c, '"'))
         return false;
     buf_t b = {0};
     buf_puts(&b, "");
@@ -262,84 +278,148 @@ static bool read_string(jcur *c, char **out)
     if (c->p >= c->e)
         goto bad;
     c->p++;
-    *out = b.data;
+    if (out)
+        *out = b.data;
+    else
+        buf_free(&b);
     return true;
 bad:
     buf_free(&b);
     return false;
 }
 
-static bool read_number(jcur *c, double *out)
+bool json_rd_string_into(json_reader *c, char *out, size_t outlen)
+{
+    char *s;
+    if (!json_rd_string(c, &s))
+        return false;
+    if (out && outlen)
+        snprintf(out, outlen, "%s", s);
+    free(s);
+    return true;
+}
+
+bool json_rd_number(json_reader *c, double *out)
 {
     skip_ws(c);
     char tmp[64];
     size_t n = 0;
-    while (c->p < c->e && n < sizeof tmp - 1 && strchr("+-0123456789.eE", *c->p) && *c->p)
-        tmp[n++] = *c->p++;
+    while (c->p + n < c->e && n < sizeof tmp - 1 && c->p[n] && strchr("+-0123456789.eE", c->p[n]))
+        n++;
+    if (n == 0 || n == sizeof tmp - 1)
+        return false;
+    memcpy(tmp, c->p, n);
     tmp[n] = '\0';
     char *end;
-    double d = n ? strtod(tmp, &end) : 0;
-    if (!n || *end || !isfinite(d))
+    double d = strtod(tmp, &end);
+    if (*end || !isfinite(d))
         return false;
+    c->p += n;
     *out = d;
     return true;
 }
 
-static bool read_symbol(jcur *c, json_symbol *s)
+static bool word(json_reader *c, const char *w)
 {
-    if (!eat(c, '{'))
+    size_t n = strlen(w);
+    if ((size_t)(c->e - c->p) < n || memcmp(c->p, w, n) != 0)
         return false;
-    if (eat(c, '}'))
-        return true;
-    do {
-        char *key = NULL;
-        if (!read_string(c, &key) || !eat(c, ':')) {
+    c->p += n;
+    return true;
+}
+
+bool json_rd_object(json_reader *c, json_member_fn member, void *ctx)
+{
+    if (!json_rd_lit(c, '{') || ++c->depth > JSON_MAX_DEPTH)
+        return false;
+    if (!json_rd_lit(c, '}')) {
+        do {
+            char *key = NULL;
+            if (!json_rd_string(c, &key) || !json_rd_lit(c, ':')) {
+                free(key);
+                return false;
+            }
+            bool ok = member ? member(c, key, ctx) : json_rd_skip(c);
             free(key);
+            if (!ok)
+                return false;
+        } while (json_rd_lit(c, ','));
+        if (!json_rd_lit(c, '}'))
             return false;
-        }
-        bool ok;
-        skip_ws(c);
-        if (strcmp(key, "score") == 0) {
-            ok = read_number(c, &s->score);
-        } else if (strcmp(key, "name") == 0 || strcmp(key, "detail") == 0) {
-            char **dst = key[0] == 'n' ? &s->name : &s->detail;
-            free(*dst);
-            *dst = NULL;
-            ok = read_string(c, dst);
-        } else if (c->p < c->e && *c->p == '"') {
-            char *skip = NULL;
-            ok = read_string(c, &skip);
-            free(skip);
-        } else {
-            double skip;
-            ok = read_number(c, &skip);
-        }
-        free(key);
-        if (!ok)
+    }
+    c->depth--;
+    return true;
+}
+
+bool json_rd_skip(json_reader *c)
+{
+    skip_ws(c);
+    if (c->p >= c->e)
+        return false;
+    double d;
+    switch (*c->p) {
+    case '{': return json_rd_object(c, NULL, NULL);
+    case '[':
+        c->p++;
+        if (++c->depth > JSON_MAX_DEPTH)
             return false;
-    } while (eat(c, ','));
-    return eat(c, '}');
+        if (!json_rd_lit(c, ']')) {
+            do {
+                if (!json_rd_skip(c))
+                    return false;
+            } while (json_rd_lit(c, ','));
+            if (!json_rd_lit(c, ']'))
+                return false;
+        }
+        c->depth--;
+        return true;
+    case '"': return json_rd_string(c, NULL);
+    case 't': return word(c, "true");
+    case 'f': return word(c, "false");
+    case 'n': return word(c, "null");
+    default: return json_rd_number(c, &d);
+    }
+}
+
+/* ---- the stored symbol list ------------------------------------------------------ */
+
+static bool symbol_member(json_reader *c, const char *key, void *ctx)
+{
+    json_symbol *s = ctx;
+    if (strcmp(key, "score") == 0)
+        return json_rd_number(c, &s->score);
+    if (strcmp(key, "name") == 0 || strcmp(key, "detail") == 0) {
+        char **dst = key[0] == 'n' ? &s->name : &s->detail;
+        free(*dst);
+        *dst = NULL;
+        return json_rd_string(c, dst);
+    }
+    /* unknown keys: string or number values only */
+    if (json_rd_peek(c, '"'))
+        return json_rd_string(c, NULL);
+    double skip;
+    return json_rd_number(c, &skip);
 }
 
 bool json_symbols_parse(const char *text, size_t len, json_symbol **out, size_t *n)
 {
-    jcur c = {text, text + len};
+    json_reader c;
+    json_rd_init(&c, text, len);
     size_t cap = 8, k = 0;
     json_symbol *v = xcalloc(cap, sizeof *v);
-    bool ok = eat(&c, '[');
-    if (ok && !eat(&c, ']')) {
+    bool ok = json_rd_lit(&c, '[');
+    if (ok && !json_rd_lit(&c, ']')) {
         do {
             if (k == cap) {
                 v = xrealloc(v, (cap *= 2) * sizeof *v);
                 memset(v + k, 0, (cap - k) * sizeof *v);
             }
-            ok = read_symbol(&c, &v[k]);
+            ok = json_rd_object(&c, symbol_member, &v[k]);
             k++;
-        } while (ok && eat(&c, ','));
-        ok = ok && eat(&c, ']');
+        } while (ok && json_rd_lit(&c, ','));
+        ok = ok && json_rd_lit(&c, ']');
     }
-    skip_ws(&c);
-    ok = ok && c.p == c.e;
+    ok = ok && json_rd_end(&c);
     for (size_t i = 0; ok && i < k; i++) {
         if (!v[i].name)
             v[i].name = xstrdup("");

@@ -19,6 +19,36 @@ size_t utf8_len(const unsigned char *s, size_t n);
 /* Appends a finite number (NaN/inf become 0) with up to 6 significant decimals. */
 void json_num(buf_t *b, double d);
 
+/* A bounded pull reader over JSON text that may be cut or hostile (rspamd's replies,
+ * stored symbol lists): it never reads past the end, nests at most JSON_MAX_DEPTH,
+ * and each call returns false on anything unexpected. Whitespace is skipped before
+ * every token. */
+#define JSON_MAX_DEPTH 32
+typedef struct {
+    const char *p, *e;
+    int depth;
+} json_reader;
+void json_rd_init(json_reader *r, const char *text, size_t len);
+/* Consumes the character ch (false, nothing consumed, if it is not next). */
+bool json_rd_lit(json_reader *r, char ch);
+/* Whether ch is next, without consuming it. */
+bool json_rd_peek(json_reader *r, char ch);
+/* Only whitespace is left. */
+bool json_rd_end(json_reader *r);
+/* A string, escapes decoded to UTF-8, into *out (owned, NUL-terminated; an escaped
+ * NUL ends it early); out NULL skips it. */
+bool json_rd_string(json_reader *r, char **out);
+/* The same into a fixed buffer, truncated to outlen-1 bytes. */
+bool json_rd_string_into(json_reader *r, char *out, size_t outlen);
+/* A finite number. */
+bool json_rd_number(json_reader *r, double *out);
+/* Any value. */
+bool json_rd_skip(json_reader *r);
+/* An object: member() is called for each key with the reader on its value, and
+ * must consume it; NULL skips every value. */
+typedef bool (*json_member_fn)(json_reader *r, const char *key, void *ctx);
+bool json_rd_object(json_reader *r, json_member_fn member, void *ctx);
+
 /* A symbol as stored in the message log: {"name":..,"score":..,"detail":..}. */
 typedef struct {
     char *name, *detail;
