@@ -59,6 +59,20 @@ done
 [[ -n $CV ]] && ONLY=bulwark
 
 die() { echo "accuracy.sh: $*" >&2; exit 1; }
+# The peers and Redis come from Debian's packages; installed here when missing (a
+# fresh machine has none of them; scripts/install-deps.sh has redis-server and rspamd).
+want=(redis-server)
+[[ ,$ONLY, == *,rspamd,* ]] && want+=(rspamd)
+[[ ,$ONLY, == *,spamassassin,* ]] && want+=(spamassassin spamd spamc)
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing ${missing[*]} ..." >&2
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+fi
 need() { command -v "$1" >/dev/null 2>&1 || [[ -x $1 ]] || die "$1 not found: $2"; }
 [[ -x $PY ]] || die "$PY not found (apt-get install python3)"
 need redis-server "apt-get install redis-server"
