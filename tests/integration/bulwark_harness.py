@@ -196,7 +196,12 @@ class Cluster:
         conf = self.master_conf(extra)
         self.procs["master"] = Proc("master", [str(MASTER), "-c", str(conf)],
                                     self.base / "logs" / "master.log")
-        wait_for(lambda: self.try_status() is not None, 20, 0.1, "master answering status")
+        # Answering status is not enough: the first configuration version is loaded
+        # (or written) once the database is reached, a moment later.
+        def ready():
+            st = self.try_status()
+            return st is not None and st.get("config_version", 0) >= 1
+        wait_for(ready, 30, 0.1, "master answering status with a configuration loaded")
         return self.procs["master"]
 
     def start_node(self, name, key=None, workers=2, wait=True, extra=""):
