@@ -314,8 +314,10 @@ static void do_records(confdb *db, confdb_job *j)
 {
     char err[512];
     if (!ensure_connected(db, err, sizeof err)) {
-        if (j->kind == CONFDB_AGING)
-            log_warn("event=aging_failed error=\"%s\"", err);
+        if (j->kind == CONFDB_AGING || j->kind == CONFDB_LEARN_CLAIM ||
+            j->kind == CONFDB_LEARN_DONE)
+            log_warn("event=db_unavailable op=%s error=\"%s\"",
+                     j->kind == CONFDB_AGING ? "aging" : "learn", err);
         else
             reply_error(j, 451, err);
         return;
@@ -333,14 +335,21 @@ static void do_records(confdb *db, confdb_job *j)
         break;
     case CONFDB_QUARANTINE_SHOW: records_show(db->st, j->req->quarantine_show, &j->reply); break;
     case CONFDB_QUARANTINE_RELEASE:
-        records_release(db->st, j->req->quarantine_release, who, j->relay, &j->reply);
+        records_release(db->st, j->req->quarantine_release, who, j->relay, j->learn, &j->reply);
         break;
     case CONFDB_QUARANTINE_DELETE:
         records_delete(db->st, j->req->quarantine_delete, who, &j->reply);
         break;
+    case CONFDB_LEARN_CLAIM:
+        records_learn_claim(db->st, j->learn_max, &j->learn_items, &j->n_learn_items);
+        break;
+    case CONFDB_LEARN_DONE:
+        records_learn_done(db->st, j->learn_id, j->learn_ok, j->learn_reply);
+        break;
     default: records_age(db->st, j->log_days, j->quarantine_days); break;
     }
-    j->has_reply = j->kind != CONFDB_AGING;
+    j->has_reply =
+        j->kind != CONFDB_AGING && j->kind != CONFDB_LEARN_CLAIM && j->kind != CONFDB_LEARN_DONE;
     atomic_store(&db->connected, store_ok(db->st));
     free(who);
 }
@@ -489,6 +498,13 @@ void confdb_job_free(confdb_job **jp)
         free(j->installed);
     }
     free(j->relay);
+    for (size_t i = 0; i < j->n_learn_items; i++) {
+        free(j->learn_items[i].id);
+        free(j->learn_items[i].msg);
+    }
+    free(j->learn_items);
+    free(j->learn_id);
+    free(j->learn_reply);
     free(j);
     *jp = NULL;
 }

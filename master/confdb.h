@@ -11,6 +11,7 @@
 #define BW_CONFDB_H
 
 #include "params.h"
+#include "records.h"
 #include "store.h"
 #include "zmqx.h"
 
@@ -31,6 +32,8 @@ typedef enum {
     CONFDB_QUARANTINE_RELEASE, /* req->quarantine_release; relay set */
     CONFDB_QUARANTINE_DELETE, /* req->quarantine_delete */
     CONFDB_AGING, /* no request: delete rows past log_days / quarantine_days; no reply */
+    CONFDB_LEARN_CLAIM, /* no request: released entries due to be learned (learn_items) */
+    CONFDB_LEARN_DONE, /* no request: a node's answer to a learn job (learn_id...); no reply */
 } confdb_kind;
 
 typedef struct {
@@ -45,6 +48,12 @@ typedef struct {
     store_version *installed; /* newest version, to make current; NULL if none */
     char *relay; /* CONFDB_QUARANTINE_RELEASE: quarantine.release_relay (owned) */
     unsigned log_days, quarantine_days; /* CONFDB_AGING */
+    bool learn; /* CONFDB_QUARANTINE_RELEASE: quarantine.learn_on_release */
+    unsigned learn_max; /* CONFDB_LEARN_CLAIM: at most this many */
+    records_learn_item *learn_items; /* CONFDB_LEARN_CLAIM: what the thread found (owned) */
+    size_t n_learn_items;
+    char *learn_id, *learn_reply; /* CONFDB_LEARN_DONE (owned) */
+    bool learn_ok;
 } confdb_job;
 
 /* Starts the thread. The store is created from the master's parameters. */

@@ -184,6 +184,11 @@ void dispatch_destroy(dispatch **dp)
 
 static void send_to_client(dispatch *d, job *j, zmq_msg_t *frame)
 {
+    if (!j->client_len) { /* the master's own job (a learn job): nobody to answer */
+        log_debug("job=%s event=internal_job_closed", j->id);
+        zmq_msg_close(frame);
+        return;
+    }
     if (zmq_send(d->clients, j->client, j->client_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_msg_send(frame, d->clients, ZMQ_DONTWAIT) < 0) {
         log_warn("job=%s event=reply_lost error=\"%s\"", j->id, zmq_strerror(zmq_errno()));

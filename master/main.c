@@ -46,6 +46,8 @@ typedef struct {
     confdb *db;
     recorder *rec;
     uint64_t maint_us, next_maint_us;
+    uint64_t next_learn_us; /* next look for released entries to learn as ham */
+    bool learn_claim_out; /* a CONFDB_LEARN_CLAIM is with the database thread */
     config_gen conf; /* version 0 until loaded from the database */
     uint64_t started_ms;
     bool stopping;
@@ -134,11 +136,108 @@ static void to_db(master *m, confdb_kind kind, void *sock, const void *id, size_
     submit_db(m, j);
 }
 
+/* ---- learning released messages as ham ------------------------------------------ */
+
+/* Learn jobs are the master's own: dispatched like a client's job but with no client
+ * (an empty routing id) and `record` set, so the node's answer comes to on_record,
+ * which hands it to learn_answered. A job lost with a node or past its deadline just
+ * stays pending in the database and is claimed again after its backoff. */
+#define LEARN_BATCH 16
+#define LEARN_INTERVAL_US 2000000
+#define LEARN_DEADLINE_MS 60000
+
+static void learn_dispatch(master *m, records_learn_item *it)
+{
+    char id[256];
+    if (strlen(it->id) > 190) {
+        log_warn("job=%.190s event=learn_skipped reason=\"id too long\"", it->id);
+        return;
+    }
+    snprintf(id, sizeof id, "%s:learn-ham", it->id);
+    Bulwark__Envelope env = BULWARK__ENVELOPE__INIT;
+    Bulwark__ScanJob job = BULWARK__SCAN_JOB__INIT;
+    job.job_id = id;
+    job.envelope = &env;
+    job.message.data = (uint8_t *)it->msg;
+    job.message.len = it->len;
+    job.submitted_ms = now_ms();
+    job.deadline_ms = job.submitted_ms + LEARN_DEADLINE_MS;
+    job.record = true;
+    job.learn = BULWARK__LEARN_AS__LEARN_HAM;
+    job.learn_scope = "";
+    packet p = BULWARK__PACKET__INIT;
+    p.body_case = BULWARK__PACKET__BODY_JOB;
+    p.job = &job;
+    zmq_msg_t frame;
+    zx_pack(&p, &frame);
+    log_info("job=%s event=learn_dispatched as=ham", it->id);
+    dispatch_job(m->d, "", 0, &frame, &job);
+}
+
+/* Every LEARN_INTERVAL while nodes are connected: ask the database for released
+ * entries due to be learned. */
+static void learn_sweep(master *m)
+{
+    uint64_t now = mono_us();
+    if (now < m->next_learn_us || m->learn_claim_out || m->stopping || !m->conf.p ||
+        dispatch_node_count(m->d) == 0)
+        return;
+    m->next_learn_us = now + LEARN_INTERVAL_US;
+    confdb_job *j = confdb_job_new(CONFDB_LEARN_CLAIM, NULL, "", 0, "bulwark-master", NULL);
+    j->learn_max = LEARN_BATCH;
+    if (confdb_submit(m->db, j))
+        m->learn_claim_out = true;
+    else
+        confdb_job_free(&j);
+}
+
+/* A node's answer to one of our learn jobs (both frames taken over). */
+static void learn_answered(master *m, zmq_msg_t *job, zmq_msg_t *result, const char *job_id)
+{
+    packet *p = zx_decode(zmq_msg_data(result), zmq_msg_size(result));
+    zmq_msg_close(job);
+    zmq_msg_close(result);
+    const Bulwark__ScanResult *r =
+        p && p->body_case == BULWARK__PACKET__BODY_RESULT ? p->result : NULL;
+    const char *detail = NULL;
+    for (size_t i = 0; r && i < r->n_symbols; i++)
+        if (r->symbols[i]->name && strcmp(r->symbols[i]->name, "LEARNED_HAM") == 0)
+            detail = r->symbols[i]->detail;
+    size_t idlen = strlen(job_id);
+    const char *suffix = ":learn-ham";
+    bool learned = r && r->action == BULWARK__ACTION__ACTION_PASS && detail;
+    bool refused = r && r->action == BULWARK__ACTION__ACTION_REJECT; /* can never work */
+    if (idlen > strlen(suffix) && (learned || refused)) {
+        confdb_job *j = confdb_job_new(CONFDB_LEARN_DONE, NULL, "", 0, "bulwark-master", NULL);
+        j->learn_id = xstrndup(job_id, idlen - strlen(suffix));
+        j->learn_ok = learned;
+        j->learn_reply =
+            xasprintf("%s (node %s)", learned ? detail : r->reason, r->node_id ? r->node_id : "?");
+        log_info("job=%s event=%s node=%s detail=\"%s\"", j->learn_id,
+                 learned ? "learned" : "learn_refused", r->node_id ? r->node_id : "?",
+                 j->learn_reply);
+        if (!confdb_submit(m->db, j)) {
+            log_warn("job=%s event=learn_mark_skipped reason=\"database thread busy\"",
+                     j->learn_id);
+            confdb_job_free(&j);
+        }
+    } else {
+        log_warn("job=%s event=learn_retry_later reason=\"%s\"", job_id,
+                 r && r->reason ? r->reason : "no usable answer");
+    }
+    zx_packet_free(&p);
+}
+
 /* A job back from the database thread: install what it found, send what it answered. */
 static void db_input(master *m)
 {
     confdb_job *j;
     while ((j = confdb_recv(m->db))) {
+        if (j->kind == CONFDB_LEARN_CLAIM) {
+            m->learn_claim_out = false;
+            for (size_t i = 0; i < j->n_learn_items; i++)
+                learn_dispatch(m, &j->learn_items[i]);
+        }
         if (j->installed)
             conf_install(m, j->installed);
         if (j->has_reply) {
@@ -156,6 +255,10 @@ static void on_record(void *arg, const void *client, size_t client_len, zmq_msg_
                       zmq_msg_t *result, const char *job_id)
 {
     master *m = arg;
+    if (client_len == 0) { /* our own learn job */
+        learn_answered(m, job, result, job_id);
+        return;
+    }
     recorder_item *it = recorder_item_new(client, client_len, job, result, job_id);
     if (recorder_submit(m->rec, it))
         return;
@@ -219,6 +322,7 @@ static void on_release(master *m, const void *id, size_t idlen, packet **p, cons
     confdb_job *j = confdb_job_new(CONFDB_QUARANTINE_RELEASE, m->clients, id, idlen, peer, *p);
     *p = NULL;
     j->relay = xstrdup(params_str(m->conf.p, "quarantine.release_relay"));
+    j->learn = params_bool(m->conf.p, "quarantine.learn_on_release");
     submit_db(m, j);
 }
 
@@ -505,6 +609,7 @@ int main(int argc, char **argv)
         }
         dispatch_tick(m.d);
         maintenance(&m);
+        learn_sweep(&m);
         uint64_t now = mono_us();
         if (wd_us && now >= next_wd) {
             daemon_notify("WATCHDOG=1");

@@ -97,6 +97,8 @@ static void view_init(view *v, store_record *r)
     v->rec.status = r->status ? r->status : (char *)"";
     v->rec.released_ms = r->released_ms;
     v->rec.released_by = r->released_by ? r->released_by : (char *)"";
+    v->rec.learn = r->learn ? r->learn : (char *)"";
+    v->rec.learn_reply = r->learn_reply ? r->learn_reply : (char *)"";
     split_rcpt(v, r->rcpt);
     parse_symbols(v, r);
 }
@@ -219,7 +221,7 @@ void records_show(store *st, const Bulwark__QuarantineShow *q, zmq_msg_t *reply)
 
 /* Delivers one held entry (its row locked) and marks it released. */
 static bool deliver(store *st, store_record *r, const char *z, size_t zlen, const char *who,
-                    const char *relay, char *text, size_t textlen)
+                    const char *relay, bool learn, char *text, size_t textlen)
 {
     char err[512], smtp[600];
     size_t len;
@@ -237,17 +239,21 @@ static bool deliver(store *st, store_record *r, const char *z, size_t zlen, cons
         snprintf(text, textlen, "delivery to %s failed: %s", relay, smtp);
         return false;
     }
-    if (!store_quarantine_mark_released(st, r->id, who, smtp, err, sizeof err) ||
+    if (!store_quarantine_mark_released(st, r->id, who, smtp, learn, err, sizeof err) ||
         !store_commit(st, err, sizeof err)) {
         snprintf(text, textlen, "delivered (%s) but not marked released: %s", smtp, err);
         return false;
     }
-    snprintf(text, textlen, "released: %s", smtp);
+    snprintf(text, textlen, "released: %s%s", smtp, learn ? " (to be learned as ham)" : "");
     return true;
 }
 
-static bool release_one(store *st, const char *id, const char *who, const char *relay, char *text,
-                        size_t textlen)
+typedef struct {
+    const char *who, *relay;
+    bool learn;
+} op_ctx;
+
+static bool release_one(store *st, const char *id, const op_ctx *o, char *text, size_t textlen)
 {
     store_record r;
     char *z = NULL, err[512];
@@ -266,11 +272,11 @@ static bool release_one(store *st, const char *id, const char *who, const char *
         time_text(r.released_ms, when, sizeof when);
         snprintf(text, textlen, "already released at %s by %s", when, r.released_by);
         ok = true;
-    } else if (deliver(st, &r, z, zlen, who, relay, text, textlen)) {
-        log_info("job=%s event=quarantine_released by=\"%s\" reply=\"%s\"", id, who, text);
+    } else if (deliver(st, &r, z, zlen, o->who, o->relay, o->learn, text, textlen)) {
+        log_info("job=%s event=quarantine_released by=\"%s\" reply=\"%s\"", id, o->who, text);
         ok = true;
     } else {
-        log_warn("job=%s event=quarantine_release_failed by=\"%s\" error=\"%s\"", id, who, text);
+        log_warn("job=%s event=quarantine_release_failed by=\"%s\" error=\"%s\"", id, o->who, text);
     }
     store_rollback(st); /* ends the transaction when deliver() did not commit it */
     if (found)
@@ -294,11 +300,10 @@ static void pack_op_reply(Bulwark__QuarantineOpResult *res, size_t n, zmq_msg_t 
     free(rv);
 }
 
-typedef bool (*op_fn)(store *st, const char *id, const char *who, const char *relay, char *text,
-                      size_t textlen);
+typedef bool (*op_fn)(store *st, const char *id, const op_ctx *o, char *text, size_t textlen);
 
-static void run_op(store *st, const Bulwark__QuarantineOp *op, const char *who, const char *relay,
-                   op_fn fn, zmq_msg_t *reply)
+static void run_op(store *st, const Bulwark__QuarantineOp *op, const op_ctx *o, op_fn fn,
+                   zmq_msg_t *reply)
 {
     size_t n = op->n_ids;
     Bulwark__QuarantineOpResult *res = xcalloc(n ? n : 1, sizeof *res);
@@ -306,7 +311,7 @@ static void run_op(store *st, const Bulwark__QuarantineOp *op, const char *who, 
     for (size_t i = 0; i < n; i++) {
         bulwark__quarantine_op_result__init(&res[i]);
         res[i].id = op->ids[i];
-        res[i].ok = fn(st, op->ids[i], who, relay, texts[i], sizeof texts[i]);
+        res[i].ok = fn(st, op->ids[i], o, texts[i], sizeof texts[i]);
         res[i].text = texts[i];
     }
     pack_op_reply(res, n, reply);
@@ -315,13 +320,13 @@ static void run_op(store *st, const Bulwark__QuarantineOp *op, const char *who, 
 }
 
 void records_release(store *st, const Bulwark__QuarantineOp *op, const char *who, const char *relay,
-                     zmq_msg_t *reply)
+                     bool learn, zmq_msg_t *reply)
 {
-    run_op(st, op, who, relay, release_one, reply);
+    op_ctx o = {who, relay, learn && !op->no_learn};
+    run_op(st, op, &o, release_one, reply);
 }
 
-static bool delete_one(store *st, const char *id, const char *who, const char *relay, char *text,
-                       size_t textlen)
+static bool delete_one(store *st, const char *id, const op_ctx *o, char *text, size_t textlen)
 {
     char err[512];
     bool found;
@@ -333,14 +338,64 @@ static bool delete_one(store *st, const char *id, const char *who, const char *r
         snprintf(text, textlen, "no quarantine entry '%s'", id);
         return false;
     }
-    log_info("job=%s event=quarantine_deleted by=\"%s\"", id, who);
+    log_info("job=%s event=quarantine_deleted by=\"%s\"", id, o->who);
     snprintf(text, textlen, "deleted");
     return true;
 }
 
 void records_delete(store *st, const Bulwark__QuarantineOp *op, const char *who, zmq_msg_t *reply)
 {
-    run_op(st, op, who, NULL, delete_one, reply);
+    op_ctx o = {who, NULL, false};
+    run_op(st, op, &o, delete_one, reply);
+}
+
+void records_learn_claim(store *st, unsigned max, records_learn_item **items, size_t *n)
+{
+    *items = NULL;
+    *n = 0;
+    strlist ids = {0};
+    char err[512];
+    if (!store_learn_claim(st, max, &ids, err, sizeof err)) {
+        log_warn("event=learn_claim_failed error=\"%s\"", err);
+        strlist_free(&ids);
+        return;
+    }
+    if (ids.n)
+        *items = xcalloc(ids.n, sizeof **items);
+    for (size_t i = 0; i < ids.n; i++) {
+        store_record r;
+        char *z = NULL;
+        size_t zlen, len;
+        bool found;
+        if (!store_quarantine_get(st, ids.v[i], false, &r, &z, &zlen, &found, err, sizeof err)) {
+            log_warn("job=%s event=learn_claim_failed error=\"%s\"", ids.v[i], err);
+            continue;
+        }
+        char *m = found ? decompress(z, zlen, r.size, &len, err, sizeof err) : NULL;
+        free(z);
+        if (found)
+            store_record_free(&r);
+        if (!m) {
+            /* Gone (deleted meanwhile) or unreadable: nothing to learn, ever. */
+            const char *why = found ? err : "entry deleted";
+            log_warn("job=%s event=learn_skipped reason=\"%s\"", ids.v[i], why);
+            if (!store_learn_done(st, ids.v[i], false, why, err, sizeof err))
+                log_warn("job=%s event=learn_mark_failed error=\"%s\"", ids.v[i], err);
+            continue;
+        }
+        (*items)[*n].id = xstrdup(ids.v[i]);
+        (*items)[*n].msg = m;
+        (*items)[*n].len = len;
+        (*n)++;
+    }
+    strlist_free(&ids);
+}
+
+void records_learn_done(store *st, const char *id, bool ok, const char *reply)
+{
+    char err[512];
+    if (!store_learn_done(st, id, ok, reply, err, sizeof err))
+        log_warn("job=%s event=learn_mark_failed error=\"%s\"", id, err);
 }
 
 void records_age(store *st, unsigned log_days, unsigned quarantine_days)

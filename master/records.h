@@ -22,8 +22,19 @@ void records_show(store *st, const Bulwark__QuarantineShow *q, zmq_msg_t *reply)
 /* QuarantineOp -> QuarantineOpReply. `who` is recorded as the releaser; `relay` is
  * quarantine.release_relay of the current configuration. */
 void records_release(store *st, const Bulwark__QuarantineOp *op, const char *who, const char *relay,
-                     zmq_msg_t *reply);
+                     bool learn, zmq_msg_t *reply);
 void records_delete(store *st, const Bulwark__QuarantineOp *op, const char *who, zmq_msg_t *reply);
+/* Released entries due to be learned as ham (store_learn_claim), each with its
+ * message decompressed; entries that cannot be read are marked failed. */
+typedef struct {
+    char *id;
+    char *msg;
+    size_t len;
+} records_learn_item;
+void records_learn_claim(store *st, unsigned max, records_learn_item **items, size_t *n);
+/* Records a node's answer to a learn job. */
+void records_learn_done(store *st, const char *id, bool ok, const char *reply);
+
 /* Deletes log and quarantine rows past their retention (days); logs the counts. */
 void records_age(store *st, unsigned log_days, unsigned quarantine_days);
 

@@ -519,7 +519,8 @@ void store_record_free(store_record *r)
 {
     char **f[] = {&r->id,      &r->client_ip,  &r->helo,    &r->sender,      &r->rcpt,
                   &r->subject, &r->message_id, &r->node_id, &r->queue_id,    &r->reason,
-                  &r->action,  &r->symbols,    &r->status,  &r->released_by, &r->release_reply};
+                  &r->action,  &r->symbols,    &r->status,  &r->released_by, &r->release_reply,
+                  &r->learn,   &r->learn_reply};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         free(*f[i]);
     memset(r, 0, sizeof *r);
@@ -635,7 +636,8 @@ static uint64_t take_u64(char **v, unsigned i)
 #define N_READ_COLS 13
 #define LOG_COLS READ_COLS ", action, config_version, scan_us, queue_id"
 #define QUAR_COLS                                                                                  \
-    READ_COLS ", status, " TIME_MS("released_at") ", released_by, release_reply, message"
+    READ_COLS ", status, " TIME_MS("released_at") ", released_by, release_reply, learn,"           \
+                                                  " learn_reply, message"
 
 /* Fills r from the READ_COLS at v[0..13) and the table's own columns after them.
  * (The score is read as text made by the server: the client library's own DOUBLE
@@ -663,6 +665,8 @@ static void fill_record(char **v, bool quarantine, store_record *r)
         r->released_ms = take_u64(v, 14);
         r->released_by = take(v, 15);
         r->release_reply = take(v, 16);
+        r->learn = take(v, 17);
+        r->learn_reply = take(v, 18);
         return;
     }
     r->action = take(v, 13);
@@ -765,13 +769,14 @@ static bool search(store *s, const store_query *q, bool quarantine, store_record
     binds x = {0};
     char *pats[2] = {NULL, NULL};
     buf_printf(&sql, "SELECT %s FROM %s",
-               quarantine ? READ_COLS
-                   ", status, " TIME_MS("released_at") ", released_by, release_reply"
+               quarantine ? READ_COLS ", status, " TIME_MS(
+                                "released_at") ", released_by, release_reply, learn, learn_reply"
                           : LOG_COLS,
                quarantine ? "quarantine" : "message_log");
     where_clause(q, quarantine ? "status" : "action", &sql, &x, pats);
     buf_printf(&sql, " ORDER BY time DESC, job_id DESC LIMIT %u", q->limit ? q->limit : 100);
-    bool ok = select_records(s, sql.data, &x, N_READ_COLS + 4, quarantine, out, n, err, errlen);
+    bool ok = select_records(s, sql.data, &x, N_READ_COLS + (quarantine ? 6 : 4), quarantine, out,
+                             n, err, errlen);
     buf_free(&sql);
     free(pats[0]);
     free(pats[1]);
@@ -824,15 +829,15 @@ bool store_quarantine_get(store *s, const char *id, bool lock, store_record *out
         return false;
     char *v[32];
     unsigned long len[32];
-    int rc = mysql_stmt_store_result(st) == 0 ? fetch_text(st, N_READ_COLS + 5, v, len) : -1;
+    int rc = mysql_stmt_store_result(st) == 0 ? fetch_text(st, N_READ_COLS + 7, v, len) : -1;
     if (rc < 0) {
         stmt_fail(s, st, "quarantine entry", err, errlen);
         mysql_stmt_close(st);
         return false;
     }
     if (rc == 1) {
-        *zlen = len[N_READ_COLS + 4];
-        *z = v[N_READ_COLS + 4] ? v[N_READ_COLS + 4] : xstrdup("");
+        *zlen = len[N_READ_COLS + 6];
+        *z = v[N_READ_COLS + 6] ? v[N_READ_COLS + 6] : xstrdup("");
         fill_record(v, true, out);
         *found = true;
     }
@@ -841,16 +846,74 @@ bool store_quarantine_get(store *s, const char *id, bool lock, store_record *out
 }
 
 bool store_quarantine_mark_released(store *s, const char *id, const char *by, const char *reply,
-                                    char *err, size_t errlen)
+                                    bool learn, char *err, size_t errlen)
 {
     binds x = {0};
     bind_str(&x, by);
     bind_str(&x, reply);
+    bind_str(&x, learn ? "pending" : "");
     bind_str(&x, id);
     return run_update(s, NULL,
                       "UPDATE quarantine SET status = 'released', released_at = NOW(3),"
-                      " released_by = ?, release_reply = ? WHERE job_id = ?",
+                      " released_by = ?, release_reply = ?, learn = ?, learn_attempts = 0,"
+                      " learn_after = NOW(3) WHERE job_id = ?",
                       &x, "mark released", NULL, err, errlen);
+}
+
+bool store_learn_claim(store *s, unsigned max, strlist *ids, char *err, size_t errlen)
+{
+    if (!run_update(s, NULL,
+                    "UPDATE quarantine SET learn = 'failed',"
+                    " learn_reply = CONCAT('gave up after ', learn_attempts, ' attempts: ',"
+                    " learn_reply) WHERE learn = 'pending' AND learn_attempts >= 10",
+                    NULL, "learn give up", NULL, err, errlen))
+        return false;
+    binds x = {0};
+    bind_u64(&x, max);
+    MYSQL_STMT *st = run(s, NULL,
+                         "SELECT job_id FROM quarantine WHERE learn = 'pending'"
+                         " AND learn_after <= NOW(3) ORDER BY learn_after LIMIT ?",
+                         &x, "learn due", err, errlen);
+    if (!st)
+        return false;
+    char *v[1];
+    unsigned long len[1];
+    int rc = mysql_stmt_store_result(st) == 0 ? 1 : -1;
+    while (rc > 0 && (rc = fetch_text(st, 1, v, len)) == 1) {
+        if (v[0])
+            strlist_add(ids, v[0]);
+        free(v[0]);
+    }
+    if (rc < 0) {
+        stmt_fail(s, st, "learn due", err, errlen);
+        mysql_stmt_close(st);
+        return false;
+    }
+    mysql_stmt_close(st);
+    for (size_t i = 0; i < ids->n; i++) {
+        binds y = {0};
+        bind_str(&y, ids->v[i]);
+        if (!run_update(s, NULL,
+                        "UPDATE quarantine SET learn_attempts = learn_attempts + 1,"
+                        " learn_after = NOW(3) + INTERVAL LEAST(3600, 60 * POW(2, learn_attempts))"
+                        " SECOND WHERE job_id = ? AND learn = 'pending'",
+                        &y, "learn claim", NULL, err, errlen))
+            return false;
+    }
+    return true;
+}
+
+bool store_learn_done(store *s, const char *id, bool ok, const char *reply, char *err,
+                      size_t errlen)
+{
+    binds x = {0};
+    bind_str(&x, ok ? "done" : "failed");
+    bind_str(&x, reply);
+    bind_str(&x, id);
+    return run_update(s, NULL,
+                      "UPDATE quarantine SET learn = ?, learn_reply = LEFT(?, 1000)"
+                      " WHERE job_id = ? AND learn = 'pending'",
+                      &x, "learn done", NULL, err, errlen);
 }
 
 bool store_quarantine_delete(store *s, const char *id, bool *found, char *err, size_t errlen)

@@ -8,6 +8,7 @@
 #define BW_STORE_H
 
 #include "params.h"
+#include "util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -72,6 +73,7 @@ typedef struct {
     double score;
     uint32_t scan_us;
     char *status, *released_by, *release_reply; /* quarantine */
+    char *learn, *learn_reply; /* quarantine: learning as ham after release */
     uint64_t released_ms;
 } store_record;
 
@@ -105,8 +107,17 @@ bool store_quarantine_list(store *s, const store_query *q, store_record **out, s
  * the caller began ends. */
 bool store_quarantine_get(store *s, const char *id, bool lock, store_record *out, char **z,
                           size_t *zlen, bool *found, char *err, size_t errlen);
+/* Marks an entry released; with learn, also due to be learned as ham (learn = 'pending'). */
 bool store_quarantine_mark_released(store *s, const char *id, const char *by, const char *reply,
-                                    char *err, size_t errlen);
+                                    bool learn, char *err, size_t errlen);
+/* Released entries due to be learned as ham: at most max ids into *ids, each claimed by
+ * pushing its next attempt back (1 minute, doubling to 1 hour), so a lost learn job is
+ * sent again later and two masters do not send it at once. Entries past 10 attempts
+ * are marked 'failed' instead. */
+bool store_learn_claim(store *s, unsigned max, strlist *ids, char *err, size_t errlen);
+/* A node's answer to a learn job: 'done' with what it did, or 'failed' for good. */
+bool store_learn_done(store *s, const char *id, bool ok, const char *reply, char *err,
+                      size_t errlen);
 bool store_quarantine_delete(store *s, const char *id, bool *found, char *err, size_t errlen);
 /* Deletes rows of `table` ("message_log" or "quarantine") older than `days`, in
  * chunks of 10,000 rows each committed on its own; *deleted counts them. */

@@ -63,6 +63,8 @@ static const char *usage_text =
     "        PATH...                        teach the Bayes classifier (directories\n"
     "                                       recursively; per file: learned, already\n"
     "                                       learned, moved)\n"
+    "      --cluster [--json]: through the master to a node (no Redis access needed;\n"
+    "                          one result line per file, LEARNED_SPAM/LEARNED_HAM)\n"
     "  fuzzy learn --spam|--ham [--redis HOST:PORT] PATH...   near-duplicate hashes\n"
     "  fuzzy check [--redis HOST:PORT] PATH...  similarity to learned spam\n"
     "  config get [--changed] [--version N] [KEY]\n"
@@ -73,7 +75,9 @@ static const char *usage_text =
     "  quarantine list [--recipient R] [--sender S] [--since T] [--until T]\n"
     "                  [--status held|released] [--limit N] [--json]\n"
     "  quarantine show [--raw] ID           metadata, symbols, headers (--raw: the message)\n"
-    "  quarantine release ID...             deliver to quarantine.release_relay (admin)\n"
+    "  quarantine release [--no-learn] ID...  deliver to quarantine.release_relay\n"
+    "                                       (admin); learned as ham unless --no-learn\n"
+    "                                       (quarantine.learn_on_release)\n"
     "  quarantine delete ID...              (admin)\n"
     "  log search [--id ID] [--sender S] [--recipient R] [--ip IP] [--action A]\n"
     "             [--since T] [--until T] [--limit N] [--csv|--json]\n"
@@ -287,6 +291,8 @@ typedef struct {
     const char *clamav_db;
     const char *redis;
     bool local, record;
+    Bulwark__LearnAs learn; /* learn --cluster: learn jobs instead of scans */
+    const char *learn_scope;
 } scan_opts;
 
 /* --redis, else the client configuration's redis_server. */
@@ -375,6 +381,8 @@ static bool send_one(ctl *c, scan_opts *o, strlist *files, inflight *fl, size_t 
     job.submitted_ms = now_ms();
     job.deadline_ms = job.submitted_ms + (uint64_t)c->timeout_ms;
     job.record = o->record;
+    job.learn = o->learn;
+    job.learn_scope = (char *)(o->learn_scope ? o->learn_scope : "");
     packet p = BULWARK__PACKET__INIT;
     p.body_case = BULWARK__PACKET__BODY_JOB;
     p.job = &job;
@@ -491,6 +499,8 @@ static int scan_cluster(ctl *c, scan_opts *o, strlist *files)
             if (fl[idx].answered) {
                 fprintf(stderr, "bulwarkctl: duplicate result for %s\n", p->result->job_id);
             } else {
+                if (o->learn && p->result->action != BULWARK__ACTION__ACTION_PASS)
+                    failures++; /* not learned: tempfail (retry) or a bad request */
                 fl[idx].answered = true;
                 answered++;
                 outstanding--;
@@ -578,8 +588,10 @@ static int cmd_learn(ctl *c, int argc, char **argv)
     static const struct option opts[] = {
         {"spam", no_argument, 0, 's'},        {"ham", no_argument, 0, 'H'},
         {"scope", required_argument, 0, 'S'}, {"redis", required_argument, 0, 'D'},
+        {"cluster", no_argument, 0, 'C'},     {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
     };
+    bool cluster = false;
     int cls = -1, opt;
     const char *scope_arg = "global", *redis = NULL;
     optind = 1;
@@ -593,6 +605,8 @@ static int cmd_learn(ctl *c, int argc, char **argv)
             break;
         case 'S': scope_arg = optarg; break;
         case 'D': redis = optarg; break;
+        case 'C': cluster = true; break;
+        case 'j': c->json = true; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: die_usage("learn: bad option");
         }
@@ -602,14 +616,26 @@ static int cmd_learn(ctl *c, int argc, char **argv)
     if (optind >= argc)
         die_usage("learn: no files given");
     char scope[BAYES_SCOPE_MAX + 4];
-    if (strcmp(scope_arg, "global") == 0)
-        snprintf(scope, sizeof scope, "g");
-    else if (!(strncmp(scope_arg, "domain:", 7) == 0 &&
-               bayes_scope_domain(scope_arg + 7, scope, sizeof scope)) &&
-             !(strncmp(scope_arg, "user:", 5) == 0 &&
-               bayes_scope_user(scope_arg + 5, scope, sizeof scope)))
+    if (!learn_scope_parse(scope_arg, scope, sizeof scope))
         die_usage("learn: --scope wants global, domain:DOMAIN or user:ADDRESS, not '%s'",
                   scope_arg);
+    if (cluster) {
+        /* Through the master to a node, which learns into the cluster's Redis: for
+         * operators without direct access to Redis. */
+        if (redis)
+            die_usage("learn: --redis and --cluster exclude each other");
+        scan_opts o = {0};
+        bulwark__envelope__init(&o.env);
+        o.learn = cls == 1 ? BULWARK__LEARN_AS__LEARN_SPAM : BULWARK__LEARN_AS__LEARN_HAM;
+        o.learn_scope = scope_arg;
+        strlist files = {0};
+        int errors = 0;
+        for (int i = optind; i < argc; i++)
+            collect(argv[i], &files, &errors, false);
+        int rc = files.n ? scan_cluster(c, &o, &files) : 0;
+        strlist_free(&files);
+        return rc || errors ? 1 : 0;
+    }
     setup_redis(c, redis, 5000);
     if (!redisx_configured())
         die_usage("learn: no Redis: give --redis HOST:PORT (or redis_server in the config)");
@@ -1177,6 +1203,10 @@ static void json_record(buf_t *b, const Bulwark__Record *r, bool quarantine)
         json_cstr(b, r->status);
         buf_printf(b, ",\"released_ms\":%llu,\"released_by\":", (unsigned long long)r->released_ms);
         json_cstr(b, r->released_by);
+        buf_puts(b, ",\"learn\":");
+        json_cstr(b, r->learn);
+        buf_puts(b, ",\"learn_reply\":");
+        json_cstr(b, r->learn_reply);
     }
     buf_puts(b, "}\n");
 }
@@ -1326,6 +1356,9 @@ static void show_record(buf_t *b, const Bulwark__Record *r)
         time_text(r->released_ms, rel, sizeof rel);
         buf_printf(b, " at %s by %s", rel, r->released_by);
     }
+    if (r->learn && *r->learn)
+        buf_printf(b, "\nlearned:     %s as ham%s%s", r->learn, *r->learn_reply ? ": " : "",
+                   r->learn_reply);
     buf_printf(b,
                "\nclient:      %s (helo %s)\nsender:      %s\nrecipients:  %s\nsubject:     %s\n"
                "message-id:  %s\nsize:        %llu bytes\nscore:       %.2f%s%s\nnode:        %s\n"
@@ -1381,16 +1414,23 @@ static int quarantine_show(ctl *c, int argc, char **argv)
 
 static int quarantine_op(ctl *c, int argc, char **argv, bool release)
 {
-    if (argc < 3)
+    int first = 2;
+    bool no_learn = false;
+    if (release && argc > 2 && strcmp(argv[2], "--no-learn") == 0) {
+        no_learn = true;
+        first = 3;
+    }
+    if (argc <= first)
         die_usage("quarantine %s: ID missing", argv[1]);
-    for (int i = 2; i < argc; i++)
+    for (int i = first; i < argc; i++)
         if (argv[i][0] == '-' || !argv[i][0])
             die_usage("quarantine %s: unexpected option '%s'", argv[1], argv[i]);
     char *author = author_name();
     Bulwark__QuarantineOp op = BULWARK__QUARANTINE_OP__INIT;
-    op.ids = argv + 2;
-    op.n_ids = (size_t)(argc - 2);
+    op.ids = argv + first;
+    op.n_ids = (size_t)(argc - first);
     op.author = author;
+    op.no_learn = no_learn;
     packet req = BULWARK__PACKET__INIT;
     req.body_case = release ? BULWARK__PACKET__BODY_QUARANTINE_RELEASE
                             : BULWARK__PACKET__BODY_QUARANTINE_DELETE;

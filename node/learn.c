@@ -110,3 +110,41 @@ bool learn_raw(const uint8_t *raw, size_t len, bool spam, const char *scope, siz
     msg_destroy(&m);
     return ok;
 }
+
+bool learn_scope_parse(const char *arg, char *out, size_t outlen)
+{
+    if (!*arg || strcmp(arg, "global") == 0) {
+        snprintf(out, outlen, "g");
+        return true;
+    }
+    if (strncmp(arg, "domain:", 7) == 0)
+        return bayes_scope_domain(arg + 7, out, outlen);
+    if (strncmp(arg, "user:", 5) == 0)
+        return bayes_scope_user(arg + 5, out, outlen);
+    return false;
+}
+
+bool learn_job(const Bulwark__ScanJob *job, bool *bad, char *detail, size_t dlen)
+{
+    bool spam = job->learn == BULWARK__LEARN_AS__LEARN_SPAM;
+    char scope[BAYES_SCOPE_MAX + 4];
+    *bad = false;
+    if (!learn_scope_parse(job->learn_scope, scope, sizeof scope)) {
+        *bad = true;
+        snprintf(detail, dlen, "bad learn scope '%.100s'", job->learn_scope);
+        return false;
+    }
+    if (!redisx_configured()) {
+        snprintf(detail, dlen, "this node has no redis_server to learn into");
+        return false;
+    }
+    char err[256];
+    bayes_learn_result res;
+    if (!learn_raw(job->message.data, job->message.len, spam, scope, 0, &res, err, sizeof err)) {
+        snprintf(detail, dlen, "learning failed: %s", err);
+        return false;
+    }
+    snprintf(detail, dlen, "%s into %s: %s", spam ? "spam" : "ham", scope,
+             bayes_learn_result_name(res));
+    return true;
+}

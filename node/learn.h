@@ -31,6 +31,16 @@ bool learn_model(const msg_model *m, const hdr_block *h, bool spam, const char *
 bool learn_raw(const uint8_t *raw, size_t len, bool spam, const char *scope, size_t max_tokens,
                bayes_learn_result *res, char *err, size_t errlen);
 
+/* "global", "domain:DOMAIN" or "user:ADDRESS" (an operator's words; "" is global) to
+ * the storage scope ("g", "d:...", "u:..."). False for anything else. */
+bool learn_scope_parse(const char *arg, char *out, size_t outlen);
+
+/* A learn job (ScanJob.learn set): learns its message in its scope. True with what
+ * happened in detail ("ham into g: learned"); false with the reason in detail when it
+ * must be retried (Redis down or not configured); false with *bad set for a job that
+ * can never work (unknown scope). */
+bool learn_job(const Bulwark__ScanJob *job, bool *bad, char *detail, size_t dlen);
+
 /* Autolearn, defined with the check (node/checks/bayes.c): scan_run() calls it after
  * the policy with the bayes check's state when the check is enabled. Learns into the
  * global scope; Redis errors are logged, never fail the scan. */

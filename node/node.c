@@ -15,6 +15,7 @@
 #include "clam.h"
 #include "daemon.h"
 #include "keys.h"
+#include "learn.h"
 #include "log.h"
 #include "params.h"
 #include "pipeline.h"
@@ -100,6 +101,39 @@ static void send_credit(void *sock, uint32_t credit)
     zx_send_packet(sock, &p, 0);
 }
 
+/* A learn job instead of a scan: PASS with LEARNED_SPAM/LEARNED_HAM when it was
+ * learned (or already had been), TEMPFAIL with the reason when it must be retried. */
+static void answer_learn(void *s, node *n, const Bulwark__ScanJob *job)
+{
+    uint64_t t0 = mono_us();
+    char detail[512];
+    bool bad;
+    bool ok = learn_job(job, &bad, detail, sizeof detail);
+    Bulwark__Symbol sym = BULWARK__SYMBOL__INIT, *symv[1] = {&sym};
+    Bulwark__ScanResult r = BULWARK__SCAN_RESULT__INIT;
+    r.job_id = job->job_id;
+    r.node_id = n->node_id;
+    r.config_version = current_version(n);
+    if (ok) {
+        sym.name = job->learn == BULWARK__LEARN_AS__LEARN_SPAM ? "LEARNED_SPAM" : "LEARNED_HAM";
+        sym.detail = detail;
+        r.n_symbols = 1;
+        r.symbols = symv;
+        r.action = BULWARK__ACTION__ACTION_PASS;
+        log_info("job=%s event=learned detail=\"%s\"", job->job_id, detail);
+    } else {
+        r.action = bad ? BULWARK__ACTION__ACTION_REJECT : BULWARK__ACTION__ACTION_TEMPFAIL;
+        r.reason = detail;
+        log_warn("job=%s event=learn_failed reason=\"%s\"", job->job_id, detail);
+    }
+    r.scan_us = (uint32_t)(mono_us() - t0);
+    packet out = BULWARK__PACKET__INIT;
+    out.body_case = BULWARK__PACKET__BODY_RESULT;
+    out.result = &r;
+    if (zx_send_packet(s, &out, 0) != 0)
+        log_error("job=%s event=result_send_failed", job->job_id);
+}
+
 static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
@@ -133,6 +167,12 @@ static void *worker_main(void *arg)
             continue;
         }
         const Bulwark__ScanJob *job = p->job;
+        if (job->learn != BULWARK__LEARN_AS__LEARN_NONE) {
+            answer_learn(s, n, job);
+            zx_packet_free(&p);
+            zmq_msg_close(&m);
+            continue;
+        }
         pthread_mutex_lock(&n->lock);
         pipeline *pl = pipeline_ref(n->current);
         pthread_mutex_unlock(&n->lock);

@@ -336,6 +336,10 @@ static const param_def cluster_defs[] = {
     {"quarantine.release_relay", P_STR, "smtp://127.0.0.1:25", NOB,
      "Where `bulwarkctl quarantine release` delivers a message: the protected mail server, "
      "as smtp://HOST:PORT."},
+    {"quarantine.learn_on_release", P_BOOL, "yes", NOB,
+     "Learn a released message as ham (Bayes in the global scope, and the fuzzy store): the "
+     "master sends it to a node as a learn job, retried with backoff until a node has learned "
+     "it. `bulwarkctl quarantine release --no-learn` skips it for one release."},
     {"log.retention_days", P_INT, "90", 1, 3650, NULL,
      "Message log rows older than this are deleted (checked every maintenance_interval, default "
      "hourly)."},
