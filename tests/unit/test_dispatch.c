@@ -886,6 +886,58 @@ static void test_record_job_tempfail_and_no_hook(void **state)
     hook_clear(&h);
 }
 
+/* The master's own jobs (learn jobs for released quarantine entries): no client
+ * routing id. The result goes to the hook with an empty client; an expiry is dropped
+ * quietly (there is nobody to tell) and not counted as a lost reply. */
+static void internal_job(fx *f, const char *job_id, uint64_t deadline_ms)
+{
+    Bulwark__ScanJob j = BULWARK__SCAN_JOB__INIT;
+    j.job_id = (char *)job_id;
+    j.record = true;
+    j.learn = BULWARK__LEARN_AS__LEARN_HAM;
+    j.message.data = (uint8_t *)"Subject: hi\r\n\r\nbody\r\n";
+    j.message.len = 21;
+    j.deadline_ms = deadline_ms;
+    packet p = BULWARK__PACKET__INIT;
+    p.body_case = BULWARK__PACKET__BODY_JOB;
+    p.job = &j;
+    zmq_msg_t frame;
+    zx_pack(&p, &frame);
+    dispatch_job(f->d, "", 0, &frame, &j);
+}
+
+static void test_internal_job_without_client(void **state)
+{
+    fx *f = *state;
+    hook_seen h = {0};
+    start(f, NULL);
+    dispatch_set_recorder(f->d, hook, &h);
+    hello(f, f->wa, "node-a", 1, 1);
+    internal_job(f, "q1:learn-ham", now_ms() + 60000);
+    packet *p = next_pkt(f->wa, 1000);
+    assert_non_null(p);
+    assert_int_equal(p->body_case, BULWARK__PACKET__BODY_JOB);
+    assert_int_equal(p->job->learn, BULWARK__LEARN_AS__LEARN_HAM);
+    zx_packet_free(&p);
+    result(f, f->wa, "q1:learn-ham", "node-a");
+    assert_int_equal(h.calls, 1);
+    assert_string_equal(h.client, "");
+    assert_string_equal(h.job_id, "q1:learn-ham");
+    assert_int_equal(h.job->job->learn, BULWARK__LEARN_AS__LEARN_HAM);
+    expect_nothing(f->client, 50);
+
+    /* The node sits on it: it expires at its deadline without an answer to anyone. */
+    internal_job(f, "q2:learn-ham", now_ms() + 100);
+    expect_job(f->wa, "q2:learn-ham");
+    usleep(250000);
+    dispatch_tick(f->d);
+    expect_nothing(f->client, 50);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(dispatch_open_jobs(f->d), 0);
+    assert_int_equal(dispatch_get_stats(f->d)->expired, 1);
+    hook_clear(&h);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -911,6 +963,7 @@ int main(void)
         T(test_stop_accepting),
         T(test_record_job_goes_to_hook_once),
         T(test_record_job_tempfail_and_no_hook),
+        T(test_internal_job_without_client),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
