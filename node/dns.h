@@ -11,6 +11,7 @@
 #ifndef BW_DNS_H
 #define BW_DNS_H
 
+#include "arena.h"
 #include "util.h"
 
 #include <stdbool.h>
@@ -53,6 +54,10 @@ typedef struct {
             size_t len; /* may hold NUL bytes */
             size_t nstrings;
         } txt;
+        struct {
+            uint8_t *data; /* any other type: the rdata as received */
+            size_t len;
+        } raw;
     } u;
 } dns_rr;
 
@@ -99,6 +104,7 @@ const dns_answer *dns_lookup(dns_batch *b, const char *name, uint16_t type);
 /* Lookups this batch sent (cache hits included) and how many timed out, for details
  * and limits. */
 size_t dns_batch_queries(const dns_batch *b);
+size_t dns_batch_timeouts(const dns_batch *b);
 
 /* "nxdomain", "servfail"... for details and logs. */
 const char *dns_status_name(dns_status s);
@@ -106,5 +112,16 @@ const char *dns_status_name(dns_status s);
  * IPv6), optionally with a zone instead of in-addr.arpa/ip6.arpa (DNS block lists).
  * False for a string that is not an address. */
 bool dns_reverse_name(const char *ip, const char *zone, char *out, size_t outlen);
+
+/* The form a name is asked and compared in: ASCII lower case, no trailing dot. False
+ * (DNS_BADNAME) for a name that cannot be asked: empty, a label empty or over 63
+ * bytes, over 253 characters, or holding a space, a control byte or a backslash. */
+bool dns_name_normalize(const char *name, char *out, size_t outlen);
+/* Decodes one record's rdata as a reply carries it (names uncompressed, as libunbound
+ * hands them over) into rr->u, strings allocated in a. False for rdata that does not
+ * have the type's shape (cut, overlong, a compression pointer, bytes left over): the
+ * record is dropped. Names come out lower case without the trailing dot, bytes that
+ * are not printable ASCII (and a dot inside a label) escaped as \DDD / \. . */
+bool dns_rdata_parse(uint16_t type, const uint8_t *p, size_t len, arena *a, dns_rr *rr);
 
 #endif
