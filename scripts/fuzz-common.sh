@@ -9,7 +9,6 @@
 FUZZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FUZZ_BUILD=$FUZZ_ROOT/build-fuzz
 FUZZ_SRC=$FUZZ_ROOT/tests/fuzz
-FUZZ_ALL_TARGETS=(packet params hdr keys scan milter cli symbols message html archive rules)
 FUZZ_ALL_TARGETS=(packet params hdr keys scan milter cli symbols message html archive rules dns)
 
 # Largest input per target: enough for the longest meaningful input (4097 short
