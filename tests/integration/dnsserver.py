@@ -91,6 +91,13 @@ def _norm(name):
     return name[:-1] if name.endswith(".") and name != "." else name
 
 
+def _owner(name):
+    """A zone key in the form dnslib gives query names: bytes outside 0x21-0x7E of a
+    label as \\DDD (a space in a name, as SPF's %_ macro makes, is \\032)."""
+    raw = _norm(name).encode("utf-8")
+    return "".join(chr(c) if 33 <= c <= 126 else "\\%03d" % c for c in raw)
+
+
 def _strings(value):
     """A TXT/SPF value as a list of byte strings, each at most 255 bytes."""
     items = value if isinstance(value, list) else [value]
@@ -158,7 +165,7 @@ class Zone:
         for key, entries in data.items():
             if key.startswith("$"):
                 continue
-            name = _norm(key)
+            name = _owner(key)
             try:
                 self.names[name] = self._parse(entries)
             except (ValueError, TypeError, KeyError) as e:
