@@ -10,6 +10,8 @@
  * every request got an answer, 1 when something failed, 2 for usage errors. */
 #include "clam.h"
 #include "cli.h"
+#include "dkimctl.h"
+#include "dns.h"
 #include "fuzzy.h"
 #include "hdr.h"
 #include "json.h"
@@ -22,6 +24,7 @@
 #include "util.h"
 #include "zmqx.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -59,6 +63,8 @@ static const char *usage_text =
     "               (without it, ClamAV reports CLAM_UNAVAILABLE)\n"
     "      --record: have the master log the verdict (and quarantine) as for mail\n"
     "      --redis HOST:PORT: (--local) Redis for Bayes/fuzzy (default: redis_server)\n"
+    "      --dns HOST:PORT: (--local) the DNS server for SPF/DKIM/DMARC lookups\n"
+    "               (repeatable; without it the checks that need DNS stay silent)\n"
     "  learn --spam|--ham [--scope global|domain:D|user:ADDR] [--redis HOST:PORT]\n"
     "        PATH...                        teach the Bayes classifier (directories\n"
     "                                       recursively; per file: learned, already\n"
@@ -67,6 +73,20 @@ static const char *usage_text =
     "                          one result line per file, LEARNED_SPAM/LEARNED_HAM)\n"
     "  fuzzy learn --spam|--ham [--redis HOST:PORT] PATH...   near-duplicate hashes\n"
     "  fuzzy check [--redis HOST:PORT] PATH...  similarity to learned spam\n"
+    "  dkim verify [--dns HOST:PORT] [--json] [--time EPOCH] FILE...\n"
+    "                                       every DKIM signature's result (exit 0 when\n"
+    "                                       each file has a passing one)\n"
+    "  dkim sign --domain D --selector S --key PEM [--algorithm A] [--canon H/B]\n"
+    "            [--headers LIST] [--identity I] [--expire S] [--length] [--header-only]\n"
+    "            FILE                       print the message with a DKIM-Signature\n"
+    "  dkim keygen --type rsa|ed25519 [--bits 2048] --selector S --domain D --out PEM\n"
+    "                                       a signing key and the TXT record to publish\n"
+    "  dns lookup [--dns HOST:PORT] [--timeout DURATION] [--repeat N] [--json]\n"
+    "             NAME [TYPE...]            ask the node's resolver (types A, AAAA, MX,\n"
+    "                                       TXT, PTR, NS, CNAME, SPF or a number; default\n"
+    "                                       A, or PTR when NAME is an IP address); --repeat:\n"
+    "                                       ask again in the same process (cache); without\n"
+    "                                       --dns: full recursion from the root servers\n"
     "  config get [--changed] [--version N] [KEY]\n"
     "  config set [--comment TEXT] [--base N] KEY=VALUE... | KEY VALUE\n"
     "  config unset [--comment TEXT] KEY...\n"
@@ -290,10 +310,29 @@ typedef struct {
     const char *config_file;
     const char *clamav_db;
     const char *redis;
+    strlist dns; /* --dns, for --local */
     bool local, record;
     Bulwark__LearnAs learn; /* learn --cluster: learn jobs instead of scans */
     const char *learn_scope;
 } scan_opts;
+
+/* The resolver for --dns (a list of servers) with the given per-query timeout
+ * (0: the default); a bad address is a usage error. */
+static dns_resolver *ctl_resolver(const strlist *servers, unsigned timeout_ms)
+{
+    dns_opts o;
+    dns_opts_default(&o);
+    for (size_t i = 0; i < servers->n; i++)
+        dns_opts_add_forwarders(&o, servers->v[i]);
+    if (timeout_ms)
+        o.timeout_ms = timeout_ms;
+    char err[512];
+    dns_resolver *r = dns_new(&o, err, sizeof err);
+    strlist_free(&o.forwarders);
+    if (!r)
+        die_usage("--dns: %s", err);
+    return r;
+}
 
 /* --redis, else the client configuration's redis_server. */
 static void setup_redis(ctl *c, const char *opt, unsigned timeout_ms)
@@ -333,6 +372,9 @@ static int scan_local(ctl *c, scan_opts *o, strlist *files)
             die("--clamav-db: %s", err);
     }
     setup_redis(c, o->redis, 1000);
+    /* As on a node: one resolver (one cache) for every file of the run. */
+    dns_resolver *dns = o->dns.n ? ctl_resolver(&o->dns, 0) : NULL;
+    dns_process_set(dns);
     int failures = 0;
     for (size_t i = 0; i < files->n; i++) {
         size_t len;
@@ -347,12 +389,16 @@ static int scan_local(ctl *c, scan_opts *o, strlist *files)
         snprintf(id, sizeof id, "local-%zu", i + 1);
         uint64_t t0 = mono_us();
         scan_task *t = scan_task_new(pl, id, &o->env, (const uint8_t *)raw, len);
+        /* A file gets the --timeout a cluster scan would give its job. */
+        scan_task_set_deadline(t, now_ms() + (uint64_t)c->timeout_ms);
         scan_run(t);
         print_result(c->json, files->v[i], scan_result(t), (double)(mono_us() - t0) / 1000.0);
         scan_task_destroy(&t);
         free(raw);
     }
     pipeline_release(&pl);
+    dns_process_set(NULL);
+    dns_destroy(&dns);
     redisx_thread_done();
     if (o->clamav_db)
         clam_stop();
@@ -521,19 +567,13 @@ static int cmd_scan(ctl *c, int argc, char **argv)
     scan_opts o = {0};
     bulwark__envelope__init(&o.env);
     static const struct option opts[] = {
-        {"local", no_argument, 0, 'l'},
-        {"json", no_argument, 0, 'j'},
-        {"ip", required_argument, 0, 'i'},
-        {"helo", required_argument, 0, 'H'},
-        {"from", required_argument, 0, 'f'},
-        {"rcpt", required_argument, 0, 'r'},
-        {"set", required_argument, 0, 's'},
-        {"config", required_argument, 0, 'C'},
-        {"record", no_argument, 0, 'R'},
-        {"clamav-db", required_argument, 0, 'A'},
-        {"redis", required_argument, 0, 'D'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"local", no_argument, 0, 'l'},       {"json", no_argument, 0, 'j'},
+        {"ip", required_argument, 0, 'i'},    {"helo", required_argument, 0, 'H'},
+        {"from", required_argument, 0, 'f'},  {"rcpt", required_argument, 0, 'r'},
+        {"set", required_argument, 0, 's'},   {"config", required_argument, 0, 'C'},
+        {"record", no_argument, 0, 'R'},      {"clamav-db", required_argument, 0, 'A'},
+        {"redis", required_argument, 0, 'D'}, {"dns", required_argument, 0, 'N'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
     };
     int opt;
     optind = 1;
@@ -554,6 +594,7 @@ static int cmd_scan(ctl *c, int argc, char **argv)
             o.clamav_db = optarg;
             break;
         case 'D': o.redis = optarg; break;
+        case 'N': strlist_add(&o.dns, optarg); break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: die_usage("scan: bad option");
         }
@@ -568,6 +609,8 @@ static int cmd_scan(ctl *c, int argc, char **argv)
         die_usage("scan: --clamav-db only applies with --local (nodes use their clamav_db_dir)");
     if (!o.local && o.redis)
         die_usage("scan: --redis only applies with --local (nodes use their redis_server)");
+    if (!o.local && o.dns.n)
+        die_usage("scan: --dns only applies with --local (nodes use their dns_forwarders)");
     o.env.rcpt = o.rcpt.v;
     o.env.n_rcpt = o.rcpt.n;
     strlist files = {0};
@@ -578,6 +621,7 @@ static int cmd_scan(ctl *c, int argc, char **argv)
     strlist_free(&files);
     strlist_free(&o.rcpt);
     strlist_free(&o.sets);
+    strlist_free(&o.dns);
     return rc || errors ? 1 : 0;
 }
 
@@ -1472,6 +1516,231 @@ static int cmd_log(ctl *c, int argc, char **argv)
 
 /* ---- keygen ------------------------------------------------------------------------ */
 
+/* ---- dns ------------------------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    uint16_t type;
+} dns_types[] = {
+    {"A", DNS_T_A},   {"NS", DNS_T_NS},   {"CNAME", DNS_T_CNAME}, {"SOA", 6},  {"PTR", DNS_T_PTR},
+    {"MX", DNS_T_MX}, {"TXT", DNS_T_TXT}, {"AAAA", DNS_T_AAAA},   {"SPF", 99},
+};
+
+static const char *dns_type_name(uint16_t type, char *buf, size_t n)
+{
+    for (size_t i = 0; i < sizeof dns_types / sizeof *dns_types; i++)
+        if (dns_types[i].type == type)
+            return dns_types[i].name;
+    snprintf(buf, n, "TYPE%u", type);
+    return buf;
+}
+
+/* A, mx, TYPE99 or 99. */
+static bool dns_type_parse(const char *s, uint16_t *type)
+{
+    for (size_t i = 0; i < sizeof dns_types / sizeof *dns_types; i++)
+        if (strcasecmp(s, dns_types[i].name) == 0) {
+            *type = dns_types[i].type;
+            return true;
+        }
+    const char *num = str_iprefix(s, "TYPE") ? s + 4 : s;
+    char *end;
+    long v = strtol(num, &end, 10);
+    if (!*num || *end || v < 1 || v > 65535)
+        return false;
+    *type = (uint16_t)v;
+    return true;
+}
+
+/* TXT data as dig shows it: quoted, bytes outside printable ASCII as \DDD. */
+static void txt_text(buf_t *b, const char *p, size_t n)
+{
+    buf_puts(b, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == '"' || ch == '\\')
+            buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            buf_printf(b, "\\%03u", ch);
+        else
+            buf_append(b, &ch, 1);
+    }
+    buf_puts(b, "\"");
+}
+
+static void hex(buf_t *b, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        buf_printf(b, "%02x", p[i]);
+}
+
+static void rr_json(buf_t *b, const dns_rr *rr)
+{
+    char ip[INET6_ADDRSTRLEN];
+    switch (rr->type) {
+    case DNS_T_A: json_cstr(b, inet_ntop(AF_INET, rr->u.a, ip, sizeof ip)); break;
+    case DNS_T_AAAA: json_cstr(b, inet_ntop(AF_INET6, rr->u.aaaa, ip, sizeof ip)); break;
+    case DNS_T_MX:
+        buf_printf(b, "{\"pref\":%u,\"host\":", rr->u.mx.pref);
+        json_cstr(b, rr->u.mx.host);
+        buf_puts(b, "}");
+        break;
+    case DNS_T_PTR:
+    case DNS_T_NS:
+    case DNS_T_CNAME: json_cstr(b, rr->u.name); break;
+    case DNS_T_TXT:
+        buf_puts(b, "{\"text\":");
+        json_str(b, rr->u.txt.data, rr->u.txt.len);
+        buf_printf(b, ",\"strings\":%zu,\"hex\":\"", rr->u.txt.nstrings);
+        hex(b, (const uint8_t *)rr->u.txt.data, rr->u.txt.len);
+        buf_puts(b, "\"}");
+        break;
+    default:
+        buf_puts(b, "{\"hex\":\"");
+        hex(b, rr->u.raw.data, rr->u.raw.len);
+        buf_puts(b, "\"}");
+    }
+}
+
+static void rr_text(buf_t *b, const dns_rr *rr)
+{
+    char ip[INET6_ADDRSTRLEN];
+    buf_puts(b, "    ");
+    switch (rr->type) {
+    case DNS_T_A: buf_puts(b, inet_ntop(AF_INET, rr->u.a, ip, sizeof ip)); break;
+    case DNS_T_AAAA: buf_puts(b, inet_ntop(AF_INET6, rr->u.aaaa, ip, sizeof ip)); break;
+    case DNS_T_MX:
+        buf_printf(b, "%u %s", rr->u.mx.pref, *rr->u.mx.host ? rr->u.mx.host : ". (null MX)");
+        break;
+    case DNS_T_PTR:
+    case DNS_T_NS:
+    case DNS_T_CNAME: buf_puts(b, rr->u.name); break;
+    case DNS_T_TXT:
+        txt_text(b, rr->u.txt.data, rr->u.txt.len);
+        buf_printf(b, " (%zu string%s)", rr->u.txt.nstrings, rr->u.txt.nstrings == 1 ? "" : "s");
+        break;
+    default: buf_printf(b, "\\# %zu ", rr->u.raw.len); hex(b, rr->u.raw.data, rr->u.raw.len);
+    }
+    buf_puts(b, "\n");
+}
+
+static void print_dns(bool json, const char *name, uint16_t type, const dns_answer *a, double ms)
+{
+    char tbuf[16];
+    const char *tname = dns_type_name(type, tbuf, sizeof tbuf);
+    buf_t b = {0};
+    if (json) {
+        buf_puts(&b, "{\"name\":");
+        json_cstr(&b, name);
+        buf_puts(&b, ",\"type\":");
+        json_cstr(&b, tname);
+        buf_printf(&b, ",\"status\":\"%s\",\"ttl\":%u,\"ms\":", dns_status_name(a->status), a->ttl);
+        json_num(&b, ms);
+        buf_puts(&b, ",\"answers\":[");
+        for (size_t i = 0; i < a->n; i++) {
+            if (i)
+                buf_puts(&b, ",");
+            rr_json(&b, &a->rr[i]);
+        }
+        buf_puts(&b, "]}\n");
+    } else {
+        buf_printf(&b, "%s %s: %s ttl=%u ms=%.1f\n", name, tname, dns_status_name(a->status),
+                   a->ttl, ms);
+        for (size_t i = 0; i < a->n; i++)
+            rr_text(&b, &a->rr[i]);
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+}
+
+/* dns lookup: the types of one name asked together (one batch), --repeat times, each
+ * time in a new batch of the same resolver, so the second round shows its cache. */
+static int dns_lookup_cmd(bool json, const strlist *servers, unsigned timeout_ms, long repeat,
+                          int argc, char **argv)
+{
+    if (argc < 1)
+        die_usage("dns lookup: no name given");
+    const char *name = argv[0];
+    char rev[300];
+    bool is_ip = dns_reverse_name(name, NULL, rev, sizeof rev);
+    if (is_ip)
+        name = rev; /* an address: its reverse name, PTR unless types are given */
+    uint16_t types[32];
+    size_t ntypes = 0;
+    for (int i = 1; i < argc; i++) {
+        if (ntypes == sizeof types / sizeof *types)
+            die_usage("dns lookup: at most %zu types", sizeof types / sizeof *types);
+        if (!dns_type_parse(argv[i], &types[ntypes++]))
+            die_usage("dns lookup: unknown type '%s' (A, AAAA, MX, TXT, PTR, NS, CNAME, SPF, "
+                      "SOA or a number)",
+                      argv[i]);
+    }
+    if (!ntypes)
+        types[ntypes++] = is_ip ? DNS_T_PTR : DNS_T_A;
+    dns_resolver *r = ctl_resolver(servers, timeout_ms);
+    int failures = 0;
+    for (long round = 0; round < repeat; round++) {
+        dns_batch *b = dns_batch_new(r, 0);
+        uint64_t t0 = mono_us();
+        dns_query *q[32];
+        for (size_t i = 0; i < ntypes; i++)
+            q[i] = dns_submit(b, name, types[i]);
+        for (size_t i = 0; i < ntypes; i++) {
+            const dns_answer *a = dns_wait(q[i]);
+            print_dns(json, name, types[i], a, (double)(mono_us() - t0) / 1000.0);
+            failures +=
+                a->status == DNS_SERVFAIL || a->status == DNS_TIMEOUT || a->status == DNS_BADNAME;
+        }
+        fflush(stdout);
+        dns_batch_destroy(&b);
+    }
+    dns_destroy(&r);
+    return failures ? 1 : 0;
+}
+
+static int cmd_dns(ctl *c, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "lookup") != 0)
+        die_usage("dns: the subcommand is lookup");
+    static const struct option opts[] = {
+        {"dns", required_argument, 0, 'N'},    {"timeout", required_argument, 0, 't'},
+        {"repeat", required_argument, 0, 'r'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    strlist servers = {0};
+    unsigned timeout_ms = 0;
+    long repeat = 1;
+    char err[256], *end;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc - 1, argv + 1, "+j", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'N': strlist_add(&servers, optarg); break;
+        case 't': {
+            /* The node's dns_timeout, with its units and bounds. */
+            params *p = params_new(&params_node);
+            if (!params_set(p, "dns_timeout", optarg, err, sizeof err))
+                die_usage("dns lookup: --timeout: %s", err);
+            timeout_ms = (unsigned)params_int(p, "dns_timeout");
+            params_destroy(&p);
+            break;
+        }
+        case 'r':
+            repeat = strtol(optarg, &end, 10);
+            if (!*optarg || *end || repeat < 1 || repeat > 1000)
+                die_usage("dns lookup: --repeat wants 1..1000");
+            break;
+        case 'j': c->json = true; break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        default: die_usage("dns lookup: bad option");
+        }
+    }
+    int rc =
+        dns_lookup_cmd(c->json, &servers, timeout_ms, repeat, argc - 1 - optind, argv + 1 + optind);
+    strlist_free(&servers);
+    return rc;
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
     const char *dir = ".";
@@ -1576,6 +1845,10 @@ int main(int argc, char **argv)
         rc = cmd_fuzzy(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "learn") == 0)
         rc = cmd_learn(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "dns") == 0)
+        rc = cmd_dns(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "dkim") == 0)
+        rc = dkimctl_main(sub_argc, sub_argv);
     else if (strcmp(cmd, "keygen") == 0)
         rc = cmd_keygen(sub_argc, sub_argv);
     else if (strcmp(cmd, "version") == 0)

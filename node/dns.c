@@ -271,6 +271,15 @@ void dns_opts_default(dns_opts *o)
     o->timeout_ms = DNS_DEFAULT_TIMEOUT_MS;
 }
 
+void dns_opts_add_forwarders(dns_opts *o, const char *list)
+{
+    char *copy = xstrdup(list ? list : "");
+    char *save = NULL;
+    for (char *f = strtok_r(copy, ", \t\r\n", &save); f; f = strtok_r(NULL, ", \t\r\n", &save))
+        strlist_add(&o->forwarders, f);
+    free(copy);
+}
+
 /* "HOST[:PORT]" / "[IPv6]:PORT" / a bare IPv6 address into libunbound's "ADDR@PORT". */
 static bool forwarder_addr(const char *s, char *out, size_t outlen)
 {
@@ -315,11 +324,57 @@ static bool forwarder_addr(const char *s, char *out, size_t outlen)
     return true;
 }
 
+/* The reverse zones unbound serves itself by default (RFC 1918, RFC 6303, the
+ * documentation prefixes of RFC 5737 and RFC 3849). */
+static const char *const local_reverse[] = {
+    "10.in-addr.arpa.",
+    "16.172.in-addr.arpa.",
+    "17.172.in-addr.arpa.",
+    "18.172.in-addr.arpa.",
+    "19.172.in-addr.arpa.",
+    "20.172.in-addr.arpa.",
+    "21.172.in-addr.arpa.",
+    "22.172.in-addr.arpa.",
+    "23.172.in-addr.arpa.",
+    "24.172.in-addr.arpa.",
+    "25.172.in-addr.arpa.",
+    "26.172.in-addr.arpa.",
+    "27.172.in-addr.arpa.",
+    "28.172.in-addr.arpa.",
+    "29.172.in-addr.arpa.",
+    "30.172.in-addr.arpa.",
+    "31.172.in-addr.arpa.",
+    "168.192.in-addr.arpa.",
+    "0.in-addr.arpa.",
+    "254.169.in-addr.arpa.",
+    "2.0.192.in-addr.arpa.",
+    "100.51.198.in-addr.arpa.",
+    "113.0.203.in-addr.arpa.",
+    "255.255.255.255.in-addr.arpa.",
+    "d.f.ip6.arpa.",
+    "8.e.f.ip6.arpa.",
+    "9.e.f.ip6.arpa.",
+    "a.e.f.ip6.arpa.",
+    "b.e.f.ip6.arpa.",
+    "8.b.d.0.1.0.0.2.ip6.arpa.",
+    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+};
+
 static bool set_option(dns_resolver *r, const char *opt, const char *val, char *err, size_t errlen)
 {
     int rc = ub_ctx_set_option(r->ctx, opt, val);
     if (rc != 0) {
         snprintf(err, errlen, "resolver option %s %s: %s", opt, val, ub_strerror(rc));
+        return false;
+    }
+    return true;
+}
+
+static bool remove_zone(dns_resolver *r, const char *zone, char *err, size_t errlen)
+{
+    int rc = ub_ctx_zone_remove(r->ctx, zone);
+    if (rc != 0) {
+        snprintf(err, errlen, "resolver local zone %s: %s", zone, ub_strerror(rc));
         return false;
     }
     return true;
@@ -369,6 +424,18 @@ dns_resolver *dns_new(const dns_opts *o, char *err, size_t errlen)
         } else {
             log_warn("event=dns_dnssec_off reason=\"no trust anchor at %s\"", DNS_ROOT_KEY);
         }
+    }
+    /* unbound answers the reverse zones of private, link-local and documentation
+     * addresses itself (NXDOMAIN, RFC 6303); a forwarder is the authority for what it
+     * serves (an organisation's own PTRs, a test zone), so they go to it. Removing a
+     * zone fixes the configuration (libunbound finalises it): this comes last. */
+    for (size_t i = 0; ok && o->forwarders.n && i < sizeof local_reverse / sizeof *local_reverse;
+         i++)
+        ok = remove_zone(r, local_reverse[i], err, errlen);
+    for (size_t i = 0; ok && o->forwarders.n && i < 64; i++) { /* RFC 6598 100.64/10 */
+        char zone[64];
+        snprintf(zone, sizeof zone, "%zu.100.in-addr.arpa.", 64 + i);
+        ok = remove_zone(r, zone, err, errlen);
     }
     if (!ok) {
         ub_ctx_delete(r->ctx);

@@ -80,6 +80,9 @@ typedef struct {
 } dns_opts;
 
 void dns_opts_default(dns_opts *o);
+/* Appends the forwarders of a list separated by commas or white space (the node's
+ * dns_forwarders, bulwarkctl's --dns); dns_new says which one is not an address. */
+void dns_opts_add_forwarders(dns_opts *o, const char *list);
 /* NULL with a reason when the options cannot work (bad forwarder address...). */
 dns_resolver *dns_new(const dns_opts *o, char *err, size_t errlen);
 void dns_destroy(dns_resolver **r);

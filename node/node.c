@@ -6,7 +6,8 @@
  * sockets, and an inproc ROUTER to the worker threads. Jobs from the master are
  * queued and handed to idle workers; a worker scans with the pipeline generation
  * current when it starts the job and sends the packed result back, which the
- * broker forwards unchanged. A new config version is built into a pipeline in
+ * broker forwards unchanged; the workers share one resolver (dns.h, one cache),
+ * built at start from dns_forwarders. A new config version is built into a pipeline in
  * the broker and swapped in under a mutex; workers pick it up at their next job.
  * The node tells the master its credit (workers x jobs_per_worker) in Hello and
  * returns one credit per result. If the master goes silent the node reconnects
@@ -14,6 +15,7 @@
  * progress, says a final Bye and exits. */
 #include "clam.h"
 #include "daemon.h"
+#include "dns.h"
 #include "keys.h"
 #include "learn.h"
 #include "log.h"
@@ -178,6 +180,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&n->lock);
         scan_task *t =
             scan_task_new(pl, job->job_id, job->envelope, job->message.data, job->message.len);
+        scan_task_set_deadline(t, job->deadline_ms); /* DNS waits end there at the latest */
         scan_run(t);
         Bulwark__ScanResult r = *scan_result(t);
         r.node_id = n->node_id;
@@ -584,6 +587,23 @@ static void start_drain(node *n)
     free(b.handback);
 }
 
+/* The process's resolver from dns_forwarders/dns_timeout; a value that is not an
+ * address stops the node (and -t) rather than failing SPF and DKIM on every message. */
+static dns_resolver *node_resolver(const params *cfg)
+{
+    dns_opts o;
+    dns_opts_default(&o);
+    dns_opts_add_forwarders(&o, params_str(cfg, "dns_forwarders"));
+    o.timeout_ms = (unsigned)params_int(cfg, "dns_timeout");
+    char err[512];
+    dns_resolver *r = dns_new(&o, err, sizeof err);
+    strlist_free(&o.forwarders);
+    if (!r)
+        log_fatal("event=dns_config dns_forwarders=\"%s\" error=\"%s\"",
+                  params_str(cfg, "dns_forwarders"), err);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     node n = {0};
@@ -603,8 +623,10 @@ int main(int argc, char **argv)
     const char *redis = params_str(n.cfg, "redis_server");
     if (!redisx_configure(redis, (unsigned)params_int(n.cfg, "redis_timeout"), err, sizeof err))
         log_fatal("event=redis_config redis_server=\"%s\" error=\"%s\"", redis, err);
+    dns_resolver *dns = node_resolver(n.cfg);
     if (check_only) {
         printf("bulwark-node: configuration OK\n");
+        dns_destroy(&dns);
         params_destroy(&n.cfg);
         return 0;
     }
@@ -637,6 +659,10 @@ int main(int argc, char **argv)
                  "when check.clamav.enabled\"");
     if (*redis)
         log_info("event=redis redis_server=%s", redis);
+    const char *fwd = params_str(n.cfg, "dns_forwarders");
+    log_info("event=dns mode=%s forwarders=\"%s\" timeout_ms=%lld", *fwd ? "forward" : "recursion",
+             fwd, (long long)params_int(n.cfg, "dns_timeout"));
+    dns_process_set(dns); /* before the workers start; they only read it */
     n.ctx = zmq_ctx_new();
     n.inproc = zx_socket(n.ctx, ZMQ_ROUTER, 0);
     if (zmq_bind(n.inproc, WORKERS_EP) != 0)
@@ -738,6 +764,8 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < n.nworkers; i++)
         pthread_join(n.threads[i], NULL);
+    dns_process_set(NULL);
+    dns_destroy(&dns);
     if (clamav)
         clam_stop();
     log_info("event=stopped jobs_done=%llu unfinished=%u", (unsigned long long)n.jobs_done,

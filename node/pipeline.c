@@ -4,6 +4,7 @@
  * its state, and fixes the weight of every registered symbol (default, or the
  * `score.NAME` override). scan_run() runs the checks in registry order on a task
  * whose allocations all live in one arena, then the policy: the total score is
+ * `score.NAME` override). scan_run() calls each enabled check's start hook (where
  * compared with the tag/quarantine/reject thresholds and combined with any action
  * a check forced; the most severe wins. The result is a ScanResult ready to send. */
 #include "pipeline.h"
@@ -79,6 +80,9 @@ struct scan_task {
     size_t dropped_symbols;
     Bulwark__Action forced;
     const char *forced_reason;
+    uint64_t deadline_ms; /* epoch ms; 0: none */
+    dns_batch *dns; /* made by task_dns on first use */
+    bool dns_tried;
 };
 
 const check_def *const *pipeline_checks(size_t *n)
@@ -249,6 +253,7 @@ void scan_task_destroy(scan_task **tp)
     scan_task *t = *tp;
     if (!t)
         return;
+    dns_batch_destroy(&t->dns);
     hdr_destroy(&t->hdrs);
     files_free(&t->files);
     msg_destroy(&t->msg);
@@ -304,6 +309,16 @@ const char *task_job_id(const scan_task *t)
     return t->job_id;
 }
 
+void scan_task_set_deadline(scan_task *t, uint64_t deadline_ms)
+    t->deadline_ms = deadline_ms;
+uint64_t task_deadline(const scan_task *t)
+    return t->deadline_ms;
+dns_batch *task_dns(scan_task *t)
+    if (!t->dns_tried) {
+        t->dns_tried = true;
+        dns_resolver *r = dns_process();
+            t->dns = dns_batch_new(r, t->deadline_ms);
+    return t->dns;
 static void add_symbol(scan_task *t, const char *name, double factor, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
@@ -510,6 +525,7 @@ void scan_run(scan_task *t)
     uint64_t t0 = mono_us();
     t->result.symbols = t->symv;
     t->result.add_headers = t->hdrv;
+    for (size_t i = 0; i < NCHECKS; i++) /* lookups of every check in flight together */
     for (size_t i = 0; i < NCHECKS; i++)
         if (t->pl->enabled[i])
             registry[i]->run(t, t->pl->state[i]);

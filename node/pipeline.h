@@ -11,6 +11,7 @@
 
 #include "action.h"
 #include "bulwark.pb-c.h"
+#include "dns.h"
 #include "files.h"
 #include "hdr.h"
 #include "message.h"
@@ -44,6 +45,8 @@ typedef struct {
      * `score.NAME` overrides included, and must not reuse a registered name. The
      * array is owned by the state and lives as long as it. */
     const symbol_def *(*dynamic_symbols)(const void *state, size_t *n);
+     * so a check submits its lookups here (task_dns, dns_submit) and collects them in
+    void (*start)(scan_task *t, const void *state);
 } check_def;
 
 /* Builds a generation. `cfg` is copied. NULL with err set if a check refuses it. */
@@ -59,6 +62,9 @@ const check_def *const *pipeline_checks(size_t *n);
 scan_task *scan_task_new(pipeline *p, const char *job_id, const Bulwark__Envelope *env,
                          const uint8_t *raw, size_t len);
 /* Runs every enabled check, then the policy. */
+/* Bounds the scan's waits (DNS lookups) by an absolute deadline, epoch milliseconds;
+void scan_task_set_deadline(scan_task *t, uint64_t deadline_ms);
+/* Runs every enabled check's start, then every run, then the policy. */
 void scan_run(scan_task *t);
 /* The verdict; owned by the task (valid until scan_task_destroy). */
 const Bulwark__ScanResult *scan_result(const scan_task *t);
@@ -95,5 +101,11 @@ const uint8_t *task_raw(const scan_task *t, size_t *len);
 const Bulwark__Envelope *task_envelope(const scan_task *t);
 time_t task_time(const scan_task *t);
 const char *task_job_id(const scan_task *t);
+/* The deadline given to scan_task_set_deadline (0: none). */
+uint64_t task_deadline(const scan_task *t);
+/* The task's DNS batch (node/dns.h), made on first use from the process's resolver
+ * with the task's deadline and destroyed with the task; NULL when the process has no
+ * resolver (no dns_* configuration, no `--dns`): checks then stay silent. */
+dns_batch *task_dns(scan_task *t);
 
 #endif

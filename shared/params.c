@@ -125,6 +125,8 @@ static const param_def node_defs[] = {
     {"redis_timeout", P_DURATION, "200ms", 10, 60000, NULL,
      "Connect and command timeout towards Redis; a slow Redis costs a check its vote."},
     /* -- end redis (node) -- */
+    {"dns_forwarders", P_STR, "", NOB,
+    {"dns_timeout", P_DURATION, "2s", 50, 60000, NULL,
     {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
 };
@@ -330,6 +332,7 @@ static const param_def cluster_defs[] = {
     {"check.rspamd.weight", P_DOUBLE, "1", 0, 100, NULL,
      "RSPAMD_SCORE is this times rspamd's score (negative scores count too)."},
     /* -- end check.rspamd -- */
+     "node's dns_* parameters), so without a resolver the check says nothing."},
     {"quarantine.retention_days", P_INT, "30", 1, 3650, NULL,
      "Quarantined messages older than this are deleted (checked every maintenance_interval, "
      "default hourly)."},

@@ -27,7 +27,9 @@ Entries:
   {"A": "IPv4"}, {"AAAA": "IPv6"}, {"MX": [pref, "host"]} (host "" or "." is a null MX),
   {"PTR": "name"}, {"NS": "name"}, {"CNAME": "name"},
   {"TXT": value}, {"SPF": value} (type 99): value is a string (one character-string) or a
-      list of them (ONE record with several character-strings; [] is a record with none).
+      list of them (ONE record with several character-strings). [] is sent as one empty
+      character-string: a record with no strings at all is not valid DNS, and resolvers
+      (unbound) answer SERVFAIL for it; for SPF both read as "".
       A string is sent as its UTF-8 bytes; {"hex": "..."} sends exact bytes. A string over
       255 bytes is cut into 255-byte character-strings, as a zone file would have to.
   "ttl": seconds, in any record entry (default 300).
@@ -101,6 +103,8 @@ def _owner(name):
 def _strings(value):
     """A TXT/SPF value as a list of byte strings, each at most 255 bytes."""
     items = value if isinstance(value, list) else [value]
+    if not items:
+        return [b""]
     out = []
     for item in items:
         if isinstance(item, dict) and "hex" in item:

@@ -676,6 +676,47 @@ static void test_task_keeps_generation(void **state)
     pipeline_release(&next); /* NULL: no-op */
 }
 
+/* ---- DNS -------------------------------------------------------------------------------- */
+
+static void test_task_dns(void **state)
+{
+    pipeline *p = make_v(1, NULL);
+    const char *m = "Subject: s\r\n\r\nb";
+    scan_task *t = scan_task_new(p, "dns-1", NULL, (const uint8_t *)m, strlen(m));
+    assert_int_equal(task_deadline(t), 0);
+    assert_null(task_dns(t)); /* no process resolver: the checks that need one stay silent */
+    scan_run(t);
+    scan_task_destroy(&t);
+
+    /* With a resolver, the batch is made once, with the task's deadline: one already
+     * past ends a lookup at once (the forwarder is a closed port; it is not asked). */
+    dns_opts o;
+    dns_opts_default(&o);
+    strlist_add(&o.forwarders, "127.0.0.1:9");
+    char err[256];
+    dns_resolver *r = dns_new(&o, err, sizeof err);
+    strlist_free(&o.forwarders);
+    assert_non_null(r);
+    dns_process_set(r);
+    t = scan_task_new(p, "dns-2", NULL, (const uint8_t *)m, strlen(m));
+    uint64_t deadline = now_ms() - 1;
+    scan_task_set_deadline(t, deadline);
+    assert_int_equal(task_deadline(t), deadline);
+    dns_batch *b = task_dns(t);
+    assert_non_null(b);
+    assert_ptr_equal(task_dns(t), b);
+    uint64_t t0 = mono_ms();
+    assert_int_equal(dns_lookup(b, "example.com", DNS_T_TXT)->status, DNS_TIMEOUT);
+    assert_true(mono_ms() - t0 < 200);
+    assert_int_equal(dns_batch_queries(b), 1);
+    scan_run(t);
+    assert_int_equal(scan_result(t)->action, BULWARK__ACTION__ACTION_PASS);
+    scan_task_destroy(&t); /* the batch goes with the task (ASan: nothing leaks) */
+    dns_process_set(NULL);
+    dns_destroy(&r);
+    pipeline_release(&p);
+}
+
 static void test_config_is_copied(void **state)
 {
     params *cfg = params_new(&params_cluster);
@@ -695,8 +736,8 @@ static void test_registry_and_actions(void **state)
     size_t n;
     const check_def *const *c = pipeline_checks(&n);
     static const char *const order[] = {"size",        "headers",  "mime",   "gtube",  "html",
-                                        "attachments", "archives", "office", "clamav", "rules",
-                                        "bayes",       "fuzzy",    "rspamd"};
+                                        "attachments", "archives", "office", "clamav", "dkim",
+                                        "rules",       "bayes",    "fuzzy",  "rspamd"};
     assert_int_equal(n, sizeof order / sizeof order[0]);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(c[i]->name, order[i]);
@@ -868,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_symbols_sorted_by_magnitude),
         cmocka_unit_test(test_symbol_overflow),
         cmocka_unit_test(test_task_keeps_generation),
+        cmocka_unit_test(test_task_dns),
         cmocka_unit_test(test_config_is_copied),
         cmocka_unit_test(test_registry_and_actions),
     };
