@@ -2,9 +2,10 @@
  *
  * pipeline_new() copies the cluster parameters, asks each enabled check to build
  * its state, and fixes the weight of every registered symbol (default, or the
- * `score.NAME` override). scan_run() runs the checks in registry order on a task
- * whose allocations all live in one arena, then the policy: the total score is
  * `score.NAME` override). scan_run() calls each enabled check's start hook (where
+ * checks submit their DNS lookups to the task's batch, so they are in flight
+ * together), then runs the checks in registry order on a task whose allocations all
+ * live in one arena, then the policy: the total score is
  * compared with the tag/quarantine/reject thresholds and combined with any action
  * a check forced; the most severe wins. The result is a ScanResult ready to send. */
 #include "pipeline.h"
@@ -310,15 +311,26 @@ const char *task_job_id(const scan_task *t)
 }
 
 void scan_task_set_deadline(scan_task *t, uint64_t deadline_ms)
+{
     t->deadline_ms = deadline_ms;
+}
+
 uint64_t task_deadline(const scan_task *t)
+{
     return t->deadline_ms;
+}
+
 dns_batch *task_dns(scan_task *t)
+{
     if (!t->dns_tried) {
         t->dns_tried = true;
         dns_resolver *r = dns_process();
+        if (r)
             t->dns = dns_batch_new(r, t->deadline_ms);
+    }
     return t->dns;
+}
+
 static void add_symbol(scan_task *t, const char *name, double factor, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
@@ -526,6 +538,8 @@ void scan_run(scan_task *t)
     t->result.symbols = t->symv;
     t->result.add_headers = t->hdrv;
     for (size_t i = 0; i < NCHECKS; i++) /* lookups of every check in flight together */
+        if (t->pl->enabled[i] && registry[i]->start)
+            registry[i]->start(t, t->pl->state[i]);
     for (size_t i = 0; i < NCHECKS; i++)
         if (t->pl->enabled[i])
             registry[i]->run(t, t->pl->state[i]);

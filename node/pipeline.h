@@ -45,7 +45,9 @@ typedef struct {
      * `score.NAME` overrides included, and must not reuse a registered name. The
      * array is owned by the state and lives as long as it. */
     const symbol_def *(*dynamic_symbols)(const void *state, size_t *n);
+    /* Optional: called for every enabled check that has one before any check's run,
      * so a check submits its lookups here (task_dns, dns_submit) and collects them in
+     * run: the lookups of all checks are in flight together. */
     void (*start)(scan_task *t, const void *state);
 } check_def;
 
@@ -61,8 +63,8 @@ const check_def *const *pipeline_checks(size_t *n);
 /* One scan. The raw message is borrowed and must outlive the task. */
 scan_task *scan_task_new(pipeline *p, const char *job_id, const Bulwark__Envelope *env,
                          const uint8_t *raw, size_t len);
-/* Runs every enabled check, then the policy. */
 /* Bounds the scan's waits (DNS lookups) by an absolute deadline, epoch milliseconds;
+ * 0 (the default): only each wait's own timeout. Set before scan_run. */
 void scan_task_set_deadline(scan_task *t, uint64_t deadline_ms);
 /* Runs every enabled check's start, then every run, then the policy. */
 void scan_run(scan_task *t);

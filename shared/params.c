@@ -125,8 +125,18 @@ static const param_def node_defs[] = {
     {"redis_timeout", P_DURATION, "200ms", 10, 60000, NULL,
      "Connect and command timeout towards Redis; a slow Redis costs a check its vote."},
     /* -- end redis (node) -- */
+    /* -- dns (node) -- */
     {"dns_forwarders", P_STR, "", NOB,
+     "DNS servers every lookup of the checks (SPF, DKIM, DMARC, block lists) is sent to, "
+     "separated by commas or spaces: IPv4[:PORT], [IPv6]:PORT or an IPv6 address; empty: the "
+     "node resolves by itself from the root servers (full recursion). Answers are cached in "
+     "the node either way, negative ones too, for their TTL. A value that is not an address "
+     "stops the node at start."},
     {"dns_timeout", P_DURATION, "2s", 50, 60000, NULL,
+     "Longest wait for one DNS answer; a lookup that takes longer is a temporary error for "
+     "the check that asked (its TEMPERROR symbol), never a stuck worker. A scan's lookups "
+     "also end at the job's deadline."},
+    /* -- end dns (node) -- */
     {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
 };
@@ -332,7 +342,6 @@ static const param_def cluster_defs[] = {
     {"check.rspamd.weight", P_DOUBLE, "1", 0, 100, NULL,
      "RSPAMD_SCORE is this times rspamd's score (negative scores count too)."},
     /* -- end check.rspamd -- */
-     "node's dns_* parameters), so without a resolver the check says nothing."},
     {"quarantine.retention_days", P_INT, "30", 1, 3650, NULL,
      "Quarantined messages older than this are deleted (checked every maintenance_interval, "
      "default hourly)."},
