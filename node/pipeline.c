@@ -28,11 +28,12 @@
 #include <string.h>
 
 /* Order matters only for cost: cheap checks first; the ones that read every file of
- * the message (office, ClamAV) last. The policy does not depend on the order. */
+ * the message (office, ClamAV) last. The policy does not depend on the order, but the
+ * rule engine's meta rules see only symbols of checks before it (DKIM's, for one). */
 static const check_def *const registry[] = {
     &check_size,        &check_headers,  &check_mime,   &check_gtube,  &check_html,
-    &check_attachments, &check_archives, &check_office, &check_clamav, &check_rules,
-    &check_bayes,       &check_fuzzy,    &check_rspamd,
+    &check_attachments, &check_archives, &check_office, &check_clamav, &check_dkim,
+    &check_rules,       &check_bayes,    &check_fuzzy,  &check_rspamd,
 };
 #define NCHECKS (sizeof registry / sizeof registry[0])
 

@@ -342,6 +342,25 @@ static const param_def cluster_defs[] = {
     {"check.rspamd.weight", P_DOUBLE, "1", 0, 100, NULL,
      "RSPAMD_SCORE is this times rspamd's score (negative scores count too)."},
     /* -- end check.rspamd -- */
+    /* -- check.dkim -- */
+    {"check.dkim.enabled", P_BOOL, "yes", NOB,
+     "Verify DKIM signatures (RFC 6376, Ed25519 RFC 8463); keys are looked up in DNS (the "
+     "node's dns_* parameters), so without a resolver the check says nothing."},
+    {"check.dkim.max_signatures", P_INT, "5", 1, 50, NULL,
+     "Signatures verified per message, topmost first; further ones are counted in the detail "
+     "only (each costs a key lookup and a public-key operation)."},
+    {"check.dkim.rsa_sha1", P_ENUM, "fail", 0, 0, "fail|weak",
+     "rsa-sha1 signatures: `fail` (RFC 8301: DKIM_FAIL without checking) or `weak` (checked; "
+     "a valid one passes, flagged as weak in the detail)."},
+    {"check.dkim.min_rsa_bits", P_INT, "1024", 1024, 8192, NULL,
+     "RSA keys shorter than this fail (RFC 8301 requires at least 1024)."},
+    {"check.dkim.future_tolerance", P_DURATION, "5m", 0, 604800000, NULL,
+     "Clock skew allowed for a signature's timestamp (t=) ahead of the scan time; later is "
+     "DKIM_PERMERROR."},
+    {"check.dkim.action", P_ENUM, "none", 0, 0, "none|tag|quarantine|reject",
+     "What a message gets whose signatures include a failing one and no passing one (keys in "
+     "test mode aside); `none` leaves it to the score."},
+    /* -- end check.dkim -- */
     {"quarantine.retention_days", P_INT, "30", 1, 3650, NULL,
      "Quarantined messages older than this are deleted (checked every maintenance_interval, "
      "default hourly)."},
