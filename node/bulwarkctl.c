@@ -81,12 +81,12 @@ static const char *usage_text =
     "            FILE                       print the message with a DKIM-Signature\n"
     "  dkim keygen --type rsa|ed25519 [--bits 2048] --selector S --domain D --out PEM\n"
     "                                       a signing key and the TXT record to publish\n"
-    "  dns lookup [--dns HOST:PORT] [--timeout DURATION] [--repeat N] [--json]\n"
-    "             NAME [TYPE...]            ask the node's resolver (types A, AAAA, MX,\n"
+    "  dns lookup [--dns HOST:PORT] [--timeout DURATION] [--repeat N [--interval D]]\n"
+    "             [--json] NAME [TYPE...]   ask the node's resolver (types A, AAAA, MX,\n"
     "                                       TXT, PTR, NS, CNAME, SPF or a number; default\n"
     "                                       A, or PTR when NAME is an IP address); --repeat:\n"
-    "                                       ask again in the same process (cache); without\n"
-    "                                       --dns: full recursion from the root servers\n"
+    "                                       ask again in the same process (cache), D apart;\n"
+    "                                       without --dns: full recursion from the roots\n"
     "  config get [--changed] [--version N] [KEY]\n"
     "  config set [--comment TEXT] [--base N] KEY=VALUE... | KEY VALUE\n"
     "  config unset [--comment TEXT] KEY...\n"
@@ -1653,10 +1653,16 @@ static void print_dns(bool json, const char *name, uint16_t type, const dns_answ
     buf_free(&b);
 }
 
+typedef struct {
+    strlist servers;
+    unsigned timeout_ms, interval_ms;
+    uint64_t repeat;
+    bool json;
+} dns_cmd_opts;
+
 /* dns lookup: the types of one name asked together (one batch), --repeat times, each
- * time in a new batch of the same resolver, so the second round shows its cache. */
-static int dns_lookup_cmd(bool json, const strlist *servers, unsigned timeout_ms, long repeat,
-                          int argc, char **argv)
+ * time in a new batch of the same resolver, so the later rounds show its cache. */
+static int dns_lookup_cmd(const dns_cmd_opts *o, int argc, char **argv)
 {
     if (argc < 1)
         die_usage("dns lookup: no name given");
@@ -1677,9 +1683,14 @@ static int dns_lookup_cmd(bool json, const strlist *servers, unsigned timeout_ms
     }
     if (!ntypes)
         types[ntypes++] = is_ip ? DNS_T_PTR : DNS_T_A;
-    dns_resolver *r = ctl_resolver(servers, timeout_ms);
+    dns_resolver *r = ctl_resolver(&o->servers, o->timeout_ms);
     int failures = 0;
-    for (long round = 0; round < repeat; round++) {
+    for (uint64_t round = 0; round < o->repeat; round++) {
+        if (round && o->interval_ms) {
+            struct timespec ts = {(time_t)(o->interval_ms / 1000),
+                                  (long)(o->interval_ms % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+        }
         dns_batch *b = dns_batch_new(r, 0);
         uint64_t t0 = mono_us();
         dns_query *q[32];
@@ -1687,7 +1698,7 @@ static int dns_lookup_cmd(bool json, const strlist *servers, unsigned timeout_ms
             q[i] = dns_submit(b, name, types[i]);
         for (size_t i = 0; i < ntypes; i++) {
             const dns_answer *a = dns_wait(q[i]);
-            print_dns(json, name, types[i], a, (double)(mono_us() - t0) / 1000.0);
+            print_dns(o->json, name, types[i], a, (double)(mono_us() - t0) / 1000.0);
             failures +=
                 a->status == DNS_SERVFAIL || a->status == DNS_TIMEOUT || a->status == DNS_BADNAME;
         }
@@ -1698,46 +1709,50 @@ static int dns_lookup_cmd(bool json, const strlist *servers, unsigned timeout_ms
     return failures ? 1 : 0;
 }
 
+/* A duration option with the units and bounds of the node's dns_timeout. */
+static unsigned dns_duration(const char *opt, const char *s)
+{
+    char err[256];
+    params *p = params_new(&params_node);
+    if (!params_set(p, "dns_timeout", s, err, sizeof err))
+        die_usage("dns lookup: %s: %s", opt, err);
+    unsigned ms = (unsigned)params_int(p, "dns_timeout");
+    params_destroy(&p);
+    return ms;
+}
+
 static int cmd_dns(ctl *c, int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "lookup") != 0)
         die_usage("dns: the subcommand is lookup");
     static const struct option opts[] = {
-        {"dns", required_argument, 0, 'N'},    {"timeout", required_argument, 0, 't'},
-        {"repeat", required_argument, 0, 'r'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"dns", required_argument, 0, 'N'},
+        {"timeout", required_argument, 0, 't'},
+        {"repeat", required_argument, 0, 'r'},
+        {"interval", required_argument, 0, 'i'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
-    strlist servers = {0};
-    unsigned timeout_ms = 0;
-    long repeat = 1;
-    char err[256], *end;
+    dns_cmd_opts o = {.repeat = 1};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc - 1, argv + 1, "+j", opts, NULL)) != -1) {
         switch (opt) {
-        case 'N': strlist_add(&servers, optarg); break;
-        case 't': {
-            /* The node's dns_timeout, with its units and bounds. */
-            params *p = params_new(&params_node);
-            if (!params_set(p, "dns_timeout", optarg, err, sizeof err))
-                die_usage("dns lookup: --timeout: %s", err);
-            timeout_ms = (unsigned)params_int(p, "dns_timeout");
-            params_destroy(&p);
-            break;
-        }
+        case 'N': strlist_add(&o.servers, optarg); break;
+        case 't': o.timeout_ms = dns_duration("--timeout", optarg); break;
+        case 'i': o.interval_ms = dns_duration("--interval", optarg); break;
         case 'r':
-            repeat = strtol(optarg, &end, 10);
-            if (!*optarg || *end || repeat < 1 || repeat > 1000)
+            if (!cli_parse_uint(optarg, 1, 1000, &o.repeat))
                 die_usage("dns lookup: --repeat wants 1..1000");
             break;
-        case 'j': c->json = true; break;
+        case 'j': o.json = c->json = true; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: die_usage("dns lookup: bad option");
         }
     }
-    int rc =
-        dns_lookup_cmd(c->json, &servers, timeout_ms, repeat, argc - 1 - optind, argv + 1 + optind);
-    strlist_free(&servers);
+    int rc = dns_lookup_cmd(&o, argc - 1 - optind, argv + 1 + optind);
+    strlist_free(&o.servers);
     return rc;
 }
 
