@@ -86,10 +86,10 @@ bool dns_name_normalize(const char *name, char *out, size_t outlen)
         len--;
     if (len == 0 || len > 253 || len >= outlen)
         return false;
-    size_t label = 0;
+    size_t label = 0, o = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
-        if (c <= 0x20 || c == 0x7f || c == '\\')
+        if (c < 0x20 || c == 0x7f || c == '\\')
             return false;
         if (c == '.') {
             if (label == 0)
@@ -98,11 +98,22 @@ bool dns_name_normalize(const char *name, char *out, size_t outlen)
         } else if (++label > 63) {
             return false;
         }
-        out[i] = (char)tolower(c);
+        /* A space is a label byte like any other (RFC 2181 11; SPF's %_ macro makes
+         * one): libunbound reads names in presentation form, where it is \032. */
+        if (c == ' ') {
+            if (o + 4 >= outlen)
+                return false;
+            memcpy(out + o, "\\032", 4);
+            o += 4;
+        } else {
+            if (o + 1 >= outlen)
+                return false;
+            out[o++] = (char)tolower(c);
+        }
     }
     if (label == 0) /* "a.." */
         return false;
-    out[len] = '\0';
+    out[o] = '\0';
     return true;
 }
 

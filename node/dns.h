@@ -118,7 +118,8 @@ bool dns_reverse_name(const char *ip, const char *zone, char *out, size_t outlen
 
 /* The form a name is asked and compared in: ASCII lower case, no trailing dot. False
  * (DNS_BADNAME) for a name that cannot be asked: empty, a label empty or over 63
- * bytes, over 253 characters, or holding a space, a control byte or a backslash. */
+ * bytes, over 253 characters, or holding a control byte or a backslash. A space is
+ * kept, written \032 as in a zone file (the form libunbound reads). */
 bool dns_name_normalize(const char *name, char *out, size_t outlen);
 /* Decodes one record's rdata as a reply carries it (names uncompressed, as libunbound
  * hands them over) into rr->u, strings allocated in a. False for rdata that does not
