@@ -21,6 +21,7 @@
 #include "params.h"
 #include "pipeline.h"
 #include "redisx.h"
+#include "spfctl.h"
 #include "util.h"
 #include "zmqx.h"
 
@@ -81,6 +82,12 @@ static const char *usage_text =
     "            FILE                       print the message with a DKIM-Signature\n"
     "  dkim keygen --type rsa|ed25519 [--bits 2048] --selector S --domain D --out PEM\n"
     "                                       a signing key and the TXT record to publish\n"
+    "  spf [--dns HOST:PORT] [--timeout DURATION] [--json] [--identity mailfrom|helo]\n"
+    "      [--receiver NAME] [--default-exp TEXT] --ip IP [--helo NAME] [--mail-from ADDR]\n"
+    "                                       the SPF result (RFC 7208) for a client, with\n"
+    "                                       the deciding mechanism, the explanation and\n"
+    "                                       the lookups used; --batch: cases from stdin,\n"
+    "                                       IP<TAB>HELO<TAB>MAIL-FROM a line\n"
     "  dns lookup [--dns HOST:PORT] [--timeout DURATION] [--repeat N [--interval D]]\n"
     "             [--json] NAME [TYPE...]   ask the node's resolver (types A, AAAA, MX,\n"
     "                                       TXT, PTR, NS, CNAME, SPF or a number; default\n"
@@ -1864,6 +1871,8 @@ int main(int argc, char **argv)
         rc = cmd_dns(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "dkim") == 0)
         rc = dkimctl_main(sub_argc, sub_argv);
+    else if (strcmp(cmd, "spf") == 0)
+        rc = spfctl_main(sub_argc, sub_argv);
     else if (strcmp(cmd, "keygen") == 0)
         rc = cmd_keygen(sub_argc, sub_argv);
     else if (strcmp(cmd, "version") == 0)

@@ -32,8 +32,8 @@
  * rule engine's meta rules see only symbols of checks before it (DKIM's, for one). */
 static const check_def *const registry[] = {
     &check_size,        &check_headers,  &check_mime,   &check_gtube,  &check_html,
-    &check_attachments, &check_archives, &check_office, &check_clamav, &check_dkim,
-    &check_rules,       &check_bayes,    &check_fuzzy,  &check_rspamd,
+    &check_attachments, &check_archives, &check_office, &check_clamav, &check_spf,
+    &check_dkim,        &check_rules,    &check_bayes,  &check_fuzzy,  &check_rspamd,
 };
 #define NCHECKS (sizeof registry / sizeof registry[0])
 
@@ -85,6 +85,7 @@ struct scan_task {
     uint64_t deadline_ms; /* epoch ms; 0: none */
     dns_batch *dns; /* made by task_dns on first use */
     bool dns_tried;
+    auth_results auth;
 };
 
 const check_def *const *pipeline_checks(size_t *n)
@@ -330,6 +331,11 @@ dns_batch *task_dns(scan_task *t)
             t->dns = dns_batch_new(r, t->deadline_ms);
     }
     return t->dns;
+}
+
+auth_results *task_auth(scan_task *t)
+{
+    return &t->auth;
 }
 
 static void add_symbol(scan_task *t, const char *name, double factor, const char *fmt, va_list ap)

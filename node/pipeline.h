@@ -16,6 +16,7 @@
 #include "hdr.h"
 #include "message.h"
 #include "params.h"
+#include "spf.h"
 #include "util.h"
 
 #include <stdbool.h>
@@ -109,5 +110,14 @@ uint64_t task_deadline(const scan_task *t);
  * with the task's deadline and destroyed with the task; NULL when the process has no
  * resolver (no dns_* configuration, no `--dns`): checks then stay silent. */
 dns_batch *task_dns(scan_task *t);
+/* Sender authentication results, for checks that combine them (DMARC reads SPF's):
+ * each check fills its part as it runs; all zero before. */
+typedef struct {
+    bool spf_done; /* the SPF check evaluated the MAIL FROM identity */
+    spf_result spf; /* its result (node/spf.h) */
+    char spf_domain[SPF_NAME_MAX]; /* the domain checked: MAIL FROM's, HELO's for <> */
+} auth_results;
+/* The task's sender authentication results (owned by the task). */
+auth_results *task_auth(scan_task *t);
 
 #endif

@@ -987,11 +987,12 @@ static match term_match(spf_eval *e, const spf_term *t, const char *domain)
                                                                                        : NOMATCH;
     default: break;
     }
-    if (++e->out->lookups > SPF_LOOKUPS_MAX) {
+    if (e->out->lookups == SPF_LOOKUPS_MAX) { /* this term would be the 11th */
         note(e, "more than %d DNS-querying terms (at '%s' in %s)", SPF_LOOKUPS_MAX, t->text,
              domain);
         return ERR_PERM;
     }
+    e->out->lookups++;
     bool ok = target(e, t->domain, domain, name);
     switch (t->mech) {
     case SPF_INCLUDE:
@@ -1068,11 +1069,12 @@ static spf_result eval_record(spf_eval *e, const spf_record *r, const char *doma
             note(e, "no mechanism matched in %s", domain);
         return SPF_NEUTRAL;
     }
-    if (++e->out->lookups > SPF_LOOKUPS_MAX) {
+    if (e->out->lookups == SPF_LOOKUPS_MAX) {
         note(e, "more than %d DNS-querying terms (at redirect=%s in %s)", SPF_LOOKUPS_MAX,
              r->redirect, domain);
         return SPF_PERMERROR;
     }
+    e->out->lookups++;
     char name[SPF_NAME_MAX];
     if (!target(e, r->redirect, domain, name))
         name[0] = '\0';

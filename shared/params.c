@@ -342,6 +342,23 @@ static const param_def cluster_defs[] = {
     {"check.rspamd.weight", P_DOUBLE, "1", 0, 100, NULL,
      "RSPAMD_SCORE is this times rspamd's score (negative scores count too)."},
     /* -- end check.rspamd -- */
+    /* -- check.spf -- */
+    {"check.spf.enabled", P_BOOL, "yes", NOB,
+     "Check SPF (RFC 7208): may the client send for the MAIL FROM domain (and for its HELO "
+     "name)? Records are looked up in DNS (the node's dns_* parameters), so without a "
+     "resolver the check says nothing."},
+    {"check.spf.helo", P_BOOL, "yes", NOB,
+     "Also check the HELO name's own record (SPF_HELO_PASS, SPF_HELO_FAIL, SPF_HELO_SOFTFAIL; "
+     "its other results add nothing). A null sender's MAIL FROM check already is the HELO "
+     "check."},
+    {"check.spf.trusted_networks", P_STR, "127.0.0.0/8,::1", NOB,
+     "Clients never checked (no SPF symbol), comma-separated addresses and CIDR networks: "
+     "your own relays and submission hosts. Authenticated submitters (SASL) are never "
+     "checked either."},
+    {"check.spf.fail_action", P_ENUM, "none", 0, 0, "none|tag|quarantine|reject",
+     "What a message gets whose MAIL FROM domain fails SPF (SPF_FAIL); `none` leaves it to the "
+     "score and to DMARC."},
+    /* -- end check.spf -- */
     /* -- check.dkim -- */
     {"check.dkim.enabled", P_BOOL, "yes", NOB,
      "Verify DKIM signatures (RFC 6376, Ed25519 RFC 8463); keys are looked up in DNS (the "

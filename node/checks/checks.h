@@ -13,6 +13,7 @@ extern const check_def check_attachments;
 extern const check_def check_archives;
 extern const check_def check_office;
 extern const check_def check_clamav;
+extern const check_def check_spf;
 extern const check_def check_dkim;
 extern const check_def check_rules;
 extern const check_def check_bayes;
