@@ -722,7 +722,8 @@ void dkim_header_canon(dkim_canon c, const char *field, size_t len, buf_t *out)
         nend--;
     for (size_t i = 0; i < nend; i++) {
         char ch = (char)tolower((unsigned char)field[i]);
-        buf_append(out, &ch, 1);
+        if (ch != '\r' && ch != '\n') /* only in fields without a usable name */
+            buf_append(out, &ch, 1);
     }
     buf_append(out, ":", 1);
     bool wsp = false, any = false;
