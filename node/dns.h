@@ -77,6 +77,7 @@ typedef struct {
     strlist forwarders;
     unsigned timeout_ms; /* per query; default 2,000 */
     bool dnssec; /* validate when a trust anchor is available; default false */
+    size_t cache_bytes; /* answers and records kept; default 64 MiB */
 } dns_opts;
 
 void dns_opts_default(dns_opts *o);

@@ -595,6 +595,7 @@ static dns_resolver *node_resolver(const params *cfg)
     dns_opts_default(&o);
     dns_opts_add_forwarders(&o, params_str(cfg, "dns_forwarders"));
     o.timeout_ms = (unsigned)params_int(cfg, "dns_timeout");
+    o.cache_bytes = (size_t)params_int(cfg, "dns_cache_size");
     char err[512];
     dns_resolver *r = dns_new(&o, err, sizeof err);
     strlist_free(&o.forwarders);

@@ -136,6 +136,9 @@ static const param_def node_defs[] = {
      "Longest wait for one DNS answer; a lookup that takes longer is a temporary error for "
      "the check that asked (its TEMPERROR symbol), never a stuck worker. A scan's lookups "
      "also end at the job's deadline."},
+    {"dns_cache_size", P_SIZE, "64m", 1048576, 4294967295.0, NULL,
+     "Memory for cached DNS answers (a third for whole answers, the rest for their records); "
+     "about 1 KiB per name. When it is full the least recently used answers go first."},
     /* -- end dns (node) -- */
     {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},

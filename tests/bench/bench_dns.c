@@ -1,17 +1,18 @@
 /* bench_dns.c - replays the DNS lookups of scanned messages through the node's resolver.
  *
  *   bulwark-dns-bench [--dns HOST:PORT]... [--timeout MS] [--threads N] [--passes N]
- *                     [--count-cmd CMD] FILE
+ *                     [--cache MIB] [--count-cmd CMD] FILE
  *
  * FILE has one lookup per line, "ID TYPE NAME" (TYPE: A, AAAA, MX, TXT, PTR, NS or a
  * number); consecutive lines with the same ID are one message, replayed as a scan
  * does it: one batch, every lookup submitted, then each waited for. N threads (the
  * node's workers) take messages in file order; every pass replays the whole file
  * through the same resolver, so pass 1 starts with an empty cache and later passes
- * are warm. Each pass prints one JSON line: lookups/s, per-message time (p50, p99,
- * max: from the first submit to the last answer), answers by status, and, with
- * --count-cmd (a shell command printing how many queries the server has received so
- * far), the queries that reached the server and the cache hit rate 1 - those/lookups.
+ * are warm (--cache: the resolver's dns_cache_size in MiB, default 64). Each pass
+ * prints one JSON line: lookups/s, per-message time (p50, p99, max: from the first
+ * submit to the last answer), answers by status, and, with --count-cmd (a shell
+ * command printing how many queries the server has received so far), the queries
+ * that reached the server and the cache hit rate 1 - those/lookups.
  * tests/bench/dns.sh builds the file from a corpus and runs this against nsd. */
 #include "dns.h"
 #include "util.h"
@@ -147,9 +148,13 @@ static long long server_count(const char *cmd)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dns", required_argument, 0, 'd'},       {"timeout", required_argument, 0, 't'},
-        {"threads", required_argument, 0, 'n'},   {"passes", required_argument, 0, 'p'},
-        {"count-cmd", required_argument, 0, 'c'}, {0, 0, 0, 0},
+        {"dns", required_argument, 0, 'd'},
+        {"timeout", required_argument, 0, 't'},
+        {"threads", required_argument, 0, 'n'},
+        {"passes", required_argument, 0, 'p'},
+        {"count-cmd", required_argument, 0, 'c'},
+        {"cache", required_argument, 0, 'm'},
+        {0, 0, 0, 0},
     };
     dns_opts o;
     dns_opts_default(&o);
@@ -162,14 +167,15 @@ int main(int argc, char **argv)
         case 'n': threads = atoi(optarg); break;
         case 'p': passes = atoi(optarg); break;
         case 'c': count_cmd = optarg; break;
+        case 'm': o.cache_bytes = (size_t)atoi(optarg) << 20; break;
         default:
             die("%s", "usage: [--dns HOST:PORT] [--timeout MS] [--threads N] [--passes N] "
-                      "[--count-cmd CMD] FILE");
+                      "[--cache MIB] [--count-cmd CMD] FILE");
         }
     }
     if (optind != argc - 1 || threads < 1 || threads > 256 || passes < 1)
         die("%s", "usage: [--dns HOST:PORT] [--timeout MS] [--threads N] [--passes N] "
-                  "[--count-cmd CMD] FILE");
+                  "[--cache MIB] [--count-cmd CMD] FILE");
     replay rp = {0};
     load(argv[optind], &rp);
     if (!rp.n)
@@ -196,11 +202,12 @@ int main(int argc, char **argv)
         double secs = (double)(mono_us() - t0) / 1e6;
         long long after = server_count(count_cmd);
         qsort(rp.ms, rp.n, sizeof *rp.ms, cmp_double);
-        printf("{\"pass\":%d,\"threads\":%d,\"messages\":%zu,\"lookups\":%zu,\"seconds\":%.3f,"
+        printf("{\"pass\":%d,\"threads\":%d,\"cache_mib\":%zu,\"messages\":%zu,\"lookups\":%zu,"
+               "\"seconds\":%.3f,"
                "\"lookups_per_s\":%.0f,\"msg_p50_ms\":%.3f,\"msg_p99_ms\":%.3f,"
                "\"msg_max_ms\":%.3f",
-               pass, threads, rp.n, lookups, secs, (double)lookups / secs, rp.ms[rp.n / 2],
-               rp.ms[(size_t)((double)(rp.n - 1) * 0.99)], rp.ms[rp.n - 1]);
+               pass, threads, o.cache_bytes >> 20, rp.n, lookups, secs, (double)lookups / secs,
+               rp.ms[rp.n / 2], rp.ms[(size_t)((double)(rp.n - 1) * 0.99)], rp.ms[rp.n - 1]);
         for (int s = 0; s <= DNS_BADNAME; s++)
             printf(",\"%s\":%zu", dns_status_name((dns_status)s), atomic_load(&rp.status[s]));
         if (count_cmd)
