@@ -11,6 +11,7 @@
 
 #include "action.h"
 #include "bulwark.pb-c.h"
+#include "dkim.h"
 #include "dns.h"
 #include "files.h"
 #include "hdr.h"
@@ -110,12 +111,24 @@ uint64_t task_deadline(const scan_task *t);
  * with the task's deadline and destroyed with the task; NULL when the process has no
  * resolver (no dns_* configuration, no `--dns`): checks then stay silent. */
 dns_batch *task_dns(scan_task *t);
+
+#define AUTH_DKIM_MAX 8 /* DKIM results kept per task */
+
 /* Sender authentication results, for checks that combine them (DMARC reads SPF's):
  * each check fills its part as it runs; all zero before. */
 typedef struct {
     bool spf_done; /* the SPF check evaluated the MAIL FROM identity */
     spf_result spf; /* its result (node/spf.h) */
     char spf_domain[SPF_NAME_MAX]; /* the domain checked: MAIL FROM's, HELO's for <> */
+    bool dkim_done; /* the DKIM check ran (a resolver was there) */
+    size_t ndkim; /* entries in dkim[]: the verified signatures, topmost first */
+    struct {
+        dkim_res result;
+        char domain[256]; /* d=, lower case: DMARC's candidate for alignment; "" when
+                           * the signature did not parse that far */
+        char selector[128];
+        bool testing; /* the key says t=y */
+    } dkim[AUTH_DKIM_MAX];
 } auth_results;
 /* The task's sender authentication results (owned by the task). */
 auth_results *task_auth(scan_task *t);

@@ -6,8 +6,9 @@
  * kind is one symbol whose detail lists the signatures that got it, so two passing
  * signatures do not count twice. A message without a signature gets DKIM_NONE.
  * Keys in test mode (t=y) are noted, and a result that only such keys gave weighs
- * nothing (RFC 6376 3.6.1: treat them like unsigned mail). Without a resolver (no
- * dns_* configuration, no --dns) the check stays silent. */
+ * nothing (RFC 6376 3.6.1: treat them like unsigned mail). Every signature's result
+ * and d= go to task_auth(t) for DMARC. Without a resolver (no dns_* configuration,
+ * no --dns) the check stays silent. */
 #include "dkim.h"
 #include "checks.h"
 #include "log.h"
@@ -80,6 +81,8 @@ static void dkim_run(scan_task *t, const void *state)
         return;
     dkim_verifier *v = verifier(t, s);
     size_t found = dkim_verifier_found(v), n = dkim_verifier_count(v);
+    auth_results *auth = task_auth(t);
+    auth->dkim_done = true;
     if (!found) {
         task_symbol(t, "DKIM_NONE", "no DKIM-Signature field");
         dkim_verifier_destroy(&v);
@@ -95,6 +98,13 @@ static void dkim_run(scan_task *t, const void *state)
         buf_printf(&g[r->res].detail, "%s%s", g[r->res].n ? "; " : "", d);
         g[r->res].n++;
         g[r->res].testing += (r->flags & DKIM_F_TESTING) != 0;
+        if (auth->ndkim < AUTH_DKIM_MAX) { /* for DMARC */
+            auth->dkim[auth->ndkim].result = r->res;
+            snprintf(auth->dkim[auth->ndkim].domain, sizeof auth->dkim[0].domain, "%s", r->domain);
+            snprintf(auth->dkim[auth->ndkim].selector, sizeof auth->dkim[0].selector, "%s",
+                     r->selector);
+            auth->dkim[auth->ndkim++].testing = (r->flags & DKIM_F_TESTING) != 0;
+        }
         log_debug("job=%s event=dkim result=%s %s", task_job_id(t), dkim_res_name(r->res), d);
     }
     static const char *const names[] = {"DKIM_PASS", "DKIM_FAIL", "DKIM_TEMPERROR",
