@@ -72,8 +72,9 @@ static bool spf_init(const params *cfg, void **state, char *err, size_t errlen)
     return true;
 }
 
-/* Whether SPF applies to this message; *ip gets the client address. */
-static bool applies(scan_task *t, const spf_state *s, spf_ip *ip)
+/* Whether SPF applies to this message; *ip gets the client address. warn: say so when
+ * the address is unreadable (once per message: run, not start). */
+static bool applies(scan_task *t, const spf_state *s, spf_ip *ip, bool warn)
 {
     const Bulwark__Envelope *env = task_envelope(t);
     if (!env || !env->client_ip || !*env->client_ip)
@@ -81,8 +82,9 @@ static bool applies(scan_task *t, const spf_state *s, spf_ip *ip)
     if (env->auth_user && *env->auth_user)
         return false; /* a submitter is authenticated by its login, not by its address */
     if (!spf_ip_parse(env->client_ip, ip)) {
-        log_warn("job=%s event=spf_skipped reason=\"client address '%s' unreadable\"",
-                 task_job_id(t), env->client_ip);
+        if (warn)
+            log_warn("job=%s event=spf_skipped reason=\"client address '%s' unreadable\"",
+                     task_job_id(t), env->client_ip);
         return false;
     }
     for (size_t i = 0; i < s->ntrusted; i++)
@@ -95,7 +97,7 @@ static void spf_start(scan_task *t, const void *state)
 {
     const spf_state *s = state;
     spf_ip ip;
-    if (!applies(t, s, &ip) || !task_dns(t))
+    if (!applies(t, s, &ip, false) || !task_dns(t))
         return;
     const Bulwark__Envelope *env = task_envelope(t);
     char domain[SPF_NAME_MAX];
@@ -152,7 +154,7 @@ static void spf_run(scan_task *t, const void *state)
 {
     const spf_state *s = state;
     spf_ip ip;
-    if (!applies(t, s, &ip))
+    if (!applies(t, s, &ip, true))
         return;
     if (!task_dns(t)) {
         log_debug("job=%s event=spf_skipped reason=\"no resolver\"", task_job_id(t));

@@ -1,9 +1,14 @@
-/* test_spf.c - the SPF record parser, macro expander and address matching (no DNS).
+/* test_spf.c - the SPF record parser, macro expander and address matching, and when
+ * the SPF check (node/checks/spf.c) runs at all.
  *
  * Records come from RFC 7208's grammar and from the openspf test suite's zones (the
  * valid ones and the ones that must be permerrors); macro cases are the examples of
  * RFC 7208 section 7.4 and the suite's macro scenarios. check_host() itself, which
- * needs DNS, is tested against the whole suite in tests/integration/test_spf_suite.py. */
+ * needs answers, is tested against the whole suite in tests/integration/test_spf_suite.py
+ * and the check's results in test_spf.py; here the check runs with a real resolver
+ * whose server is not there, so a message it checks gets SPF_TEMPERROR and one it
+ * skips gets nothing. */
+#include "pipeline.h"
 #include "spf.h"
 
 #include <setjmp.h>
@@ -13,10 +18,13 @@
 
 #include <cmocka.h>
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static spf_record *parse(const char *s)
 {
@@ -546,6 +554,111 @@ static void test_result_names(void **state)
     assert_string_equal(spf_result_name(SPF_PERMERROR), "permerror");
 }
 
+/* A loopback UDP port nothing listens on. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pipeline *check_pipeline(const char *trusted, char *err, size_t errlen)
+{
+    params *cfg = params_new(&params_cluster);
+    const char *kv[] = {"check.clamav.enabled",       "no",   "check.rules.enabled", "no",
+                        "check.spf.trusted_networks", trusted};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i += 2)
+        if (!params_set(cfg, kv[i], kv[i + 1], err, errlen))
+            fail_msg("params_set %s: %s", kv[i], err);
+    pipeline *p = pipeline_new(cfg, 1, err, errlen);
+    params_destroy(&cfg);
+    return p;
+}
+
+static const char msg[] = "From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+
+/* Scans msg with this envelope; how many SPF_* symbols it got, and the auth results. */
+static size_t spf_symbols(pipeline *p, const char *ip, const char *helo, const char *from,
+                          const char *auth_user, auth_results *auth)
+{
+    Bulwark__Envelope env;
+    bulwark__envelope__init(&env);
+    env.client_ip = (char *)ip;
+    env.helo = (char *)helo;
+    env.mail_from = (char *)from;
+    env.auth_user = (char *)auth_user;
+    scan_task *t = scan_task_new(p, "spf-1", &env, (const uint8_t *)msg, strlen(msg));
+    scan_run(t);
+    const Bulwark__ScanResult *r = scan_result(t);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_symbols; i++)
+        if (strncmp(r->symbols[i]->name, "SPF_", 4) == 0) {
+            n++;
+            assert_string_equal(r->symbols[i]->name, "SPF_TEMPERROR");
+        }
+    *auth = *task_auth(t);
+    scan_task_destroy(&t);
+    return n;
+}
+
+static void test_check_applies(void **state)
+{
+    (void)state;
+    dns_opts o;
+    dns_opts_default(&o);
+    char fwd[32], err[512];
+    snprintf(fwd, sizeof fwd, "127.0.0.1:%d", closed_port());
+    strlist_add(&o.forwarders, fwd);
+    o.timeout_ms = 200;
+    dns_resolver *r = dns_new(&o, err, sizeof err);
+    strlist_free(&o.forwarders);
+    assert_non_null(r);
+    dns_process_set(r);
+    pipeline *p = check_pipeline("127.0.0.0/8, 2001:db8::/32 192.0.2.128/25", err, sizeof err);
+    assert_non_null(p);
+    auth_results a;
+
+    /* checked: the DNS server is down, so a temperror, recorded for DMARC */
+    assert_int_equal(spf_symbols(p, "192.0.2.1", "mx.example.net", "a@Example.COM", "", &a), 1);
+    assert_true(a.spf_done);
+    assert_int_equal(a.spf, SPF_TEMPERROR);
+    assert_string_equal(a.spf_domain, "example.com");
+    /* a null sender is checked once, as postmaster@HELO */
+    assert_int_equal(spf_symbols(p, "192.0.2.1", "mx.example.net", "", "", &a), 1);
+    assert_string_equal(a.spf_domain, "mx.example.net");
+    /* an IPv4-mapped client outside the trusted networks is checked */
+    assert_int_equal(spf_symbols(p, "::ffff:192.0.2.1", "h.example", "a@example.com", NULL, &a), 1);
+
+    /* skipped: authenticated, trusted (both families, mapped too), no or a bad address */
+    assert_int_equal(spf_symbols(p, "192.0.2.1", "h.example", "a@example.com", "alice", &a), 0);
+    assert_false(a.spf_done);
+    assert_int_equal(spf_symbols(p, "127.0.0.2", "h.example", "a@example.com", "", &a), 0);
+    assert_int_equal(spf_symbols(p, "192.0.2.200", "h.example", "a@example.com", "", &a), 0);
+    assert_int_equal(spf_symbols(p, "::ffff:192.0.2.200", "h.example", "a@example.com", "", &a), 0);
+    assert_int_equal(spf_symbols(p, "2001:db8::25", "h.example", "a@example.com", "", &a), 0);
+    assert_int_equal(spf_symbols(p, "", "h.example", "a@example.com", "", &a), 0);
+    assert_int_equal(spf_symbols(p, NULL, "h.example", "a@example.com", "", &a), 0);
+    assert_int_equal(spf_symbols(p, "unknown", "h.example", "a@example.com", "", &a), 0);
+    assert_false(a.spf_done);
+    pipeline_release(&p);
+
+    /* a network that is not one refuses the configuration, naming it */
+    assert_null(check_pipeline("10.0.0.0/8, 10.1.2/24", err, sizeof err));
+    assert_non_null(strstr(err, "check.spf.trusted_networks: '10.1.2/24'"));
+
+    /* without a resolver the check says nothing */
+    dns_process_set(NULL);
+    dns_destroy(&r);
+    p = check_pipeline("", err, sizeof err);
+    assert_int_equal(spf_symbols(p, "192.0.2.1", "h.example", "a@example.com", "", &a), 0);
+    assert_false(a.spf_done);
+    pipeline_release(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_ipv4_mapped),
         cmocka_unit_test(test_identity_domain),
         cmocka_unit_test(test_result_names),
+        cmocka_unit_test(test_check_applies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
