@@ -6,8 +6,8 @@
  * have the shape the checks rely on: addresses of the right size, names in lower-case
  * printable ASCII without a trailing dot and at most four characters per wire byte,
  * TXT data no longer than the rdata and NUL-terminated. The same bytes, as text, go
- * through dns_name_normalize (an accepted name is its input lower-cased, at most 253
- * characters, with no empty label) and dns_reverse_name with and without a zone. */
+ * through dns_name_normalize (an accepted name is its input lower-cased, a space
+ * written \032, with no empty label) and dns_reverse_name with and without a zone. */
 #include "dns.h"
 #include "fuzz.h"
 #include "util.h"
@@ -57,11 +57,19 @@ static void check_text(const uint8_t *data, size_t size)
     char *s = xstrndup((const char *)data, size);
     char out[256], rev[300];
     if (dns_name_normalize(s, out, sizeof out)) {
-        size_t n = strlen(out);
-        FUZZ_ASSERT(n > 0 && n <= 253 && out[n - 1] != '.');
+        /* The input lower-cased, without its trailing dot, a space written \032. */
+        size_t n = strlen(out), in = strlen(s), k = 0;
+        FUZZ_ASSERT(n > 0 && out[n - 1] != '.' && in <= 254);
         FUZZ_ASSERT(!strstr(out, ".."));
-        for (size_t i = 0; i < n; i++)
-            FUZZ_ASSERT(out[i] == (char)tolower((unsigned char)s[i]));
+        for (size_t i = 0; i < in && !(i == in - 1 && s[i] == '.'); i++) {
+            if (s[i] == ' ') {
+                FUZZ_ASSERT(strncmp(out + k, "\\032", 4) == 0);
+                k += 4;
+            } else {
+                FUZZ_ASSERT(out[k++] == (char)tolower((unsigned char)s[i]));
+            }
+        }
+        FUZZ_ASSERT(k == n);
     }
     if (dns_reverse_name(s, NULL, rev, sizeof rev))
         FUZZ_ASSERT(strlen(rev) <= 253);
