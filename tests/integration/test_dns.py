@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bulwark_harness import BUILD, CTL, free_port  # noqa: E402
+from bulwark_harness import BUILD, CTL, free_port, wait_for  # noqa: E402
 from dnsserver import DNSServer, DNSServerProcess  # noqa: E402
 
 BENCH = BUILD / "tests" / "bench" / "bulwark-dns-bench"
@@ -240,3 +240,47 @@ def test_bench_counts_cache_hits(tmp_path):
     assert cold["lookups"] == 8 and cold["ok"] == 7 and cold["nxdomain"] == 1
     assert cold["upstream"] == 5 and cold["cache_hit_rate"] == pytest.approx(3 / 8)
     assert warm["upstream"] == 0 and warm["cache_hit_rate"] == 1.0
+
+
+# ---- bulwark-node: the process resolver from dns_forwarders ------------------------------
+
+
+def symbols(result):
+    return {s["name"]: s for s in result["symbols"]}
+
+
+def test_node_resolves_through_its_forwarders(cluster, tmp_path):
+    """A node with dns_forwarders asks that server for its checks (SPF here), and a
+    server that never answers costs a scan its dns_timeout, not a stuck worker."""
+    zone = {"example.org": [{"TXT": "v=spf1 ip4:192.0.2.1 -all"}],
+            "dead.example.net": ["TIMEOUT"]}
+    with DNSServer(zone) as srv:
+        cluster.start_master()
+        cluster.start_node("node1", workers=2, extra=f"dns_forwarders = 127.0.0.1:{srv.port}\n"
+                                                     "dns_timeout = 500ms\n")
+        msg = tmp_path / "m.eml"
+        msg.write_text("From: a@example.org\r\nTo: b@example.com\r\nSubject: dns\r\n\r\nhi\r\n")
+        r = cluster.ctl("scan", "--json", "--ip", "192.0.2.1", "--helo", "mx.example.org",
+                        "--from", "a@example.org", "--rcpt", "b@example.com", msg)
+        res = json.loads(r.stdout)
+        assert "SPF_PASS" in symbols(res), res
+        assert ("example.org", "TXT") in srv.queries()
+
+        t0 = time.monotonic()
+        r = cluster.ctl("scan", "--json", "--ip", "192.0.2.1", "--helo", "mx.example.org",
+                        "--from", "a@dead.example.net", "--rcpt", "b@example.com", msg)
+        took = time.monotonic() - t0
+        res = json.loads(r.stdout)
+        assert "SPF_TEMPERROR" in symbols(res), res
+        assert res["action"] != "tempfail"
+        assert took < 4.0, f"the scan took {took:.1f}s with a 500 ms dns_timeout"
+        assert "event=dns mode=forward" in cluster.procs["node1"].log_text()
+
+
+def test_node_refuses_a_bad_forwarder(cluster):
+    cluster.start_master()
+    p = cluster.start_node("node1", wait=False, extra="dns_forwarders = dns.example.net:53\n")
+    wait_for(lambda: not p.alive(), 20, 0.05, "bulwark-node to exit")
+    assert p.p.returncode != 0
+    assert "bad DNS forwarder 'dns.example.net:53'" in p.log_text()
+    del cluster.procs["node1"]  # exited by itself; nothing to stop
