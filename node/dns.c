@@ -405,10 +405,10 @@ dns_resolver *dns_new(const dns_opts *o, char *err, size_t errlen)
         return NULL;
     }
     char ms[32];
-    /* Tests and local forwarders live on 127.0.0.1. A server that timed out is probed
-     * again after at most the query timeout, not two minutes later (unbound's default
-     * keeps a silent server out of use that long, which would turn one name that
-     * never answers into a SERVFAIL for every other name). */
+    /* Tests and local forwarders live on 127.0.0.1. unbound doubles its wait for a
+     * server at each timeout and, past two minutes, stops asking it for every name:
+     * names that never answer would end as SERVFAIL for all the others. Capped at
+     * the query timeout, a silent server is asked again soon and never dropped. */
     snprintf(ms, sizeof ms, "%u", r->timeout_ms < 1000 ? 1000 : r->timeout_ms);
     /* libunbound's library defaults are for a desktop program: 1 MB caches, which a
      * node's stream of messages would empty before an answer is asked again (unbound's
