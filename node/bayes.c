@@ -1,11 +1,12 @@
 /* bayes.c - Bayes token storage in Redis and the chi-square combiner.
  *
  * Storage: token counts live in 65,536 small hashes per scope, bucketed by the
- * token's top 16 bits, with one field per token and class ("<12 hex>s", "<12 hex>h").
- * Small hashes stay in Redis's compact listpack encoding, which costs a few tens of
- * bytes per field instead of a key per token. A lookup is one HMGET per token, all
- * appended with redisAppendCommand and read back in one round trip; learning is one
- * HINCRBY per token and class the same way.
+ * token's top 16 bits, with one field per token and class (the other 48 bits as 6 raw
+ * bytes, then 's' or 'h'). Small hashes stay in Redis's compact listpack encoding,
+ * about 20 bytes per field instead of a key per token. A lookup is one HMGET per
+ * token, written as RESP into one buffer and read back in one round trip; learning is
+ * one HINCRBY per token and class the same way. The :n hash records the token scheme
+ * (BAYES_SCHEME) so counts made by another tokenizer are refused, not mixed.
  *
  * Combiner: Gary Robinson's f(w) = (s*x + n*p(w)) / (s + n) with p(w) from the
  * per-class frequencies, then Fisher's method over the K most significant tokens as
@@ -16,7 +17,6 @@
 #include "util.h"
 
 #include <ctype.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,11 +135,68 @@ bool bayes_scope_user(const char *address, char *out, size_t outlen)
 
 /* ---- Redis ------------------------------------------------------------------- */
 
-static void token_key(const char *scope, uint64_t t, char *key, size_t keylen, char *field,
-                      size_t fieldlen)
+/* Commands are written as RESP straight into one buffer (one append to hiredis's
+ * output buffer for the whole message) instead of a format string per token: with
+ * hundreds of tokens per message, redisAppendCommand's format parsing was a third of
+ * the client's cost. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} resp_buf;
+
+static void rb_put(resp_buf *b, const void *data, size_t len)
 {
-    snprintf(key, keylen, "bw:b:%s:t:%04x", scope, (unsigned)(t >> 48));
-    snprintf(field, fieldlen, "%012" PRIx64, t & (uint64_t)0xffffffffffff);
+    if (b->n + len > b->cap) {
+        b->cap = (b->n + len) * 2;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+}
+
+static void rb_len(resp_buf *b, char kind, size_t v)
+{
+    char tmp[24];
+    size_t k = sizeof tmp;
+    tmp[--k] = '\n';
+    tmp[--k] = '\r';
+    do {
+        tmp[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    tmp[--k] = kind;
+    rb_put(b, tmp + k, sizeof tmp - k);
+}
+
+static void rb_bulk(resp_buf *b, const void *data, size_t len)
+{
+    rb_len(b, '$', len);
+    rb_put(b, data, len);
+    rb_put(b, "\r\n", 2);
+}
+
+/* The token's hash key: "bw:b:<scope>:t:" (prefix, plen bytes) and its top 16 bits
+ * in hex, written over the 4 bytes after the prefix in key. */
+static void token_bucket(char *key, size_t plen, uint64_t t)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned top = (unsigned)(t >> 48);
+    for (int i = 3; i >= 0; i--, top >>= 4)
+        key[plen + (size_t)i] = hex[top & 15];
+}
+
+/* The field: the token's other 48 bits as 6 raw bytes (big-endian), then the class. */
+static void token_field(char *field, uint64_t t, char cls)
+{
+    for (int i = 0; i < BAYES_FIELD_LEN - 1; i++)
+        field[i] = (char)(t >> (8 * (BAYES_FIELD_LEN - 2 - i)));
+    field[BAYES_FIELD_LEN - 1] = cls;
+}
+
+static size_t token_prefix(const char *scope, char *key, size_t keylen)
+{
+    int k = snprintf(key, keylen, "bw:b:%s:t:", scope);
+    return k > 0 && (size_t)k + 4 < keylen ? (size_t)k : 0;
 }
 
 static bool reply_error(redisContext *c, redisReply *r, const char *what, char *err, size_t errlen)
@@ -185,11 +242,22 @@ static bool drain(redisContext *c, size_t n, const char *what, char *err, size_t
     return ok;
 }
 
+/* The scheme a scope's counts were made with: the "scheme" field of its :n hash;
+ * counts without it predate the field (scheme 1); no counts at all: 0 (empty). */
+static unsigned scope_scheme(const redisReply *r)
+{
+    uint64_t spam = reply_u64(r->element[0]), ham = reply_u64(r->element[1]);
+    uint64_t v = reply_u64(r->element[2]);
+    if (v)
+        return v > 1000 ? 1000 : (unsigned)v;
+    return spam || ham ? 1 : 0;
+}
+
 bool bayes_scope_counts(redisContext *c, const char *const *scopes, size_t n, uint64_t *spam,
-                        uint64_t *ham, char *err, size_t errlen)
+                        uint64_t *ham, unsigned *scheme, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++)
-        redisAppendCommand(c, "HMGET bw:b:%s:n spam ham", scopes[i]);
+        redisAppendCommand(c, "HMGET bw:b:%s:n spam ham scheme", scopes[i]);
     bool ok = true;
     for (size_t i = 0; i < n; i++) {
         redisReply *r = NULL;
@@ -198,11 +266,15 @@ bool bayes_scope_counts(redisContext *c, const char *const *scopes, size_t n, ui
             return false;
         }
         spam[i] = ham[i] = 0;
+        if (scheme)
+            scheme[i] = 0;
         if (ok && reply_error(c, r, "counts", err, errlen))
             ok = false;
-        else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
             spam[i] = reply_u64(r->element[0]);
             ham[i] = reply_u64(r->element[1]);
+            if (scheme)
+                scheme[i] = scope_scheme(r);
         }
         freeReplyObject(r);
     }
@@ -212,10 +284,27 @@ bool bayes_scope_counts(redisContext *c, const char *const *scopes, size_t n, ui
 bool bayes_fetch(redisContext *c, const char *scope, const uint64_t *tok, size_t n,
                  bayes_count *out, char *err, size_t errlen)
 {
-    char key[BAYES_SCOPE_MAX + 32], field[16];
+    char key[BAYES_SCOPE_MAX + 32], fs[BAYES_FIELD_LEN], fh[BAYES_FIELD_LEN];
+    size_t plen = token_prefix(scope, key, sizeof key);
+    if (!plen) {
+        snprintf(err, errlen, "bad scope '%.60s'", scope);
+        return false;
+    }
+    resp_buf b = {NULL, 0, 0};
     for (size_t i = 0; i < n; i++) {
-        token_key(scope, tok[i], key, sizeof key, field, sizeof field);
-        redisAppendCommand(c, "HMGET %s %ss %sh", key, field, field);
+        token_bucket(key, plen, tok[i]);
+        token_field(fs, tok[i], 's');
+        token_field(fh, tok[i], 'h');
+        rb_put(&b, "*4\r\n$5\r\nHMGET\r\n", 15);
+        rb_bulk(&b, key, plen + 4);
+        rb_bulk(&b, fs, sizeof fs);
+        rb_bulk(&b, fh, sizeof fh);
+    }
+    int rc = n ? redisAppendFormattedCommand(c, b.p, b.n) : REDIS_OK;
+    free(b.p);
+    if (rc != REDIS_OK) {
+        snprintf(err, errlen, "redis fetch: %s", c->errstr);
+        return false;
     }
     bool ok = true;
     for (size_t i = 0; i < n; i++) {
@@ -247,25 +336,55 @@ const char *bayes_learn_result_name(bayes_learn_result r)
     return "?";
 }
 
-/* Appends HINCRBY of every token of one class; returns the number of commands. */
-static size_t append_tokens(redisContext *c, const char *scope, const uint64_t *tok, size_t n,
-                            const char *cls, int delta)
+/* Appends HINCRBY of every token of one class to b (delta is "1" or "-1"). */
+static void append_tokens(resp_buf *b, const char *key_prefix, size_t plen, const uint64_t *tok,
+                          size_t n, char cls, const char *delta)
 {
-    char key[BAYES_SCOPE_MAX + 32], field[16];
+    char key[BAYES_SCOPE_MAX + 32], field[BAYES_FIELD_LEN];
+    memcpy(key, key_prefix, plen);
     for (size_t i = 0; i < n; i++) {
-        token_key(scope, tok[i], key, sizeof key, field, sizeof field);
-        redisAppendCommand(c, "HINCRBY %s %s%s %d", key, field, cls, delta);
+        token_bucket(key, plen, tok[i]);
+        token_field(field, tok[i], cls);
+        rb_put(b, "*4\r\n$7\r\nHINCRBY\r\n", 17);
+        rb_bulk(b, key, plen + 4);
+        rb_bulk(b, field, sizeof field);
+        rb_bulk(b, delta, strlen(delta));
     }
-    return n;
+}
+
+/* Refuses a scope whose counts were made with another token scheme: adding new
+ * tokens to old ones would give a model that matches neither. */
+static bool check_scheme(redisContext *c, const char *scope, char *err, size_t errlen)
+{
+    unsigned scheme;
+    uint64_t spam, ham;
+    if (!bayes_scope_counts(c, &scope, 1, &spam, &ham, &scheme, err, errlen))
+        return false;
+    if (scheme && scheme != BAYES_SCHEME) {
+        snprintf(err, errlen,
+                 "scope %s was learned with token scheme %u, this version uses %u: delete its "
+                 "keys (bw:b:%s:*) and learn again (docs/bayes.md)",
+                 scope, scheme, BAYES_SCHEME, scope);
+        return false;
+    }
+    return true;
 }
 
 bool bayes_store(redisContext *c, const char *scope, const char *digest_hex, bool spam,
                  const uint64_t *tok, size_t n, bayes_learn_result *res, char *err, size_t errlen)
 {
-    const char *cls = spam ? "s" : "h";
+    const char cls = spam ? 's' : 'h', *cls_s = spam ? "s" : "h";
+    char key[BAYES_SCOPE_MAX + 32];
+    size_t plen = token_prefix(scope, key, sizeof key);
+    if (!plen) {
+        snprintf(err, errlen, "bad scope '%.60s'", scope);
+        return false;
+    }
+    if (!check_scheme(c, scope, err, errlen))
+        return false;
     /* Claim the digest: HSETNX settles a race between two learners of one message;
      * HGET tells what it was learned as when the claim fails. */
-    redisAppendCommand(c, "HSETNX bw:b:%s:learned %s %s", scope, digest_hex, cls);
+    redisAppendCommand(c, "HSETNX bw:b:%s:learned %s %s", scope, digest_hex, cls_s);
     redisAppendCommand(c, "HGET bw:b:%s:learned %s", scope, digest_hex);
     redisReply *r1 = NULL, *r2 = NULL;
     if (redisGetReply(c, (void **)&r1) != REDIS_OK || redisGetReply(c, (void **)&r2) != REDIS_OK) {
@@ -280,22 +399,30 @@ bool bayes_store(redisContext *c, const char *scope, const char *digest_hex, boo
     freeReplyObject(r2);
     if (bad)
         return false;
-    size_t cmds = 0;
-    if (claimed) {
-        *res = BAYES_LEARNED;
-        redisAppendCommand(c, "HINCRBY bw:b:%s:n %s 1", scope, spam ? "spam" : "ham");
-        cmds = 1 + append_tokens(c, scope, tok, n, cls, 1);
-    } else if (was == cls[0]) {
+    if (!claimed && was == cls) {
         *res = BAYES_ALREADY;
         return true;
+    }
+    size_t cmds = 2;
+    redisAppendCommand(c, "HSET bw:b:%s:n scheme %u", scope, BAYES_SCHEME);
+    redisAppendCommand(c, "HINCRBY bw:b:%s:n %s 1", scope, spam ? "spam" : "ham");
+    resp_buf b = {NULL, 0, 0};
+    if (claimed) {
+        *res = BAYES_LEARNED;
     } else {
         *res = BAYES_MOVED;
-        const char *old = spam ? "h" : "s";
-        redisAppendCommand(c, "HSET bw:b:%s:learned %s %s", scope, digest_hex, cls);
-        redisAppendCommand(c, "HINCRBY bw:b:%s:n %s 1", scope, spam ? "spam" : "ham");
+        redisAppendCommand(c, "HSET bw:b:%s:learned %s %s", scope, digest_hex, cls_s);
         redisAppendCommand(c, "HINCRBY bw:b:%s:n %s -1", scope, spam ? "ham" : "spam");
-        cmds = 3 + append_tokens(c, scope, tok, n, old, -1);
-        cmds += append_tokens(c, scope, tok, n, cls, 1);
+        cmds += 2 + n;
+        append_tokens(&b, key, plen, tok, n, spam ? 'h' : 's', "-1");
+    }
+    cmds += n;
+    append_tokens(&b, key, plen, tok, n, cls, "1");
+    int rc = b.n ? redisAppendFormattedCommand(c, b.p, b.n) : REDIS_OK;
+    free(b.p);
+    if (rc != REDIS_OK) {
+        snprintf(err, errlen, "redis learn: %s", c->errstr);
+        return false;
     }
     return drain(c, cmds, "learn", err, errlen);
 }

@@ -2,11 +2,13 @@
  *
  * A scope is a name: "g" (global), "d:<domain>" or "u:<address>" (lower case).
  * Redis keys of a scope (see docs/bayes.md):
- *   bw:b:<scope>:n            hash: spam, ham = messages learned
+ *   bw:b:<scope>:n            hash: spam, ham = messages learned; scheme = the
+ *                             token scheme they were learned with (BAYES_SCHEME)
  *   bw:b:<scope>:learned      hash: <sha256 hex> = "s" | "h"
- *   bw:b:<scope>:t:<4 hex>    hash: <12 hex>s, <12 hex>h = token counts; the 4 hex
+ *   bw:b:<scope>:t:<4 hex>    hash: <6 bytes>s, <6 bytes>h = token counts; the 4 hex
  *                             are the token's top 16 bits (65,536 buckets, so each
- *                             hash stays small and compact), the 12 its other 48.
+ *                             hash stays small and compact), the 6 raw bytes its
+ *                             other 48 (big-endian).
  * Every operation on one message is one pipelined round trip (plus one for the
  * learned-once check when learning). The combiner is pure. */
 #ifndef BW_BAYES_H
@@ -18,6 +20,11 @@
 #include <stdint.h>
 
 #define BAYES_SCOPE_MAX 300
+/* The token scheme: what node/tokens.c counts and how fields are written. Counts
+ * learned with another scheme are not used (the scope must be deleted and learned
+ * again). 1: OSB word pairs, hex fields; 2: unigrams and header tokens, binary fields. */
+#define BAYES_SCHEME 2u
+#define BAYES_FIELD_LEN 7
 
 typedef struct {
     uint32_t spam, ham; /* learned counts of one token */
@@ -48,9 +55,11 @@ bool bayes_scope_domain(const char *domain, char *out, size_t outlen);
 bool bayes_scope_user(const char *address, char *out, size_t outlen);
 
 /* ---- Redis ---- */
-/* Learned message counts of n scopes (one pipelined round trip). */
+/* Learned message counts of n scopes and, when scheme is not NULL, the token scheme
+ * each was learned with (0: nothing learned; 1: counts from before the scheme was
+ * recorded). One pipelined round trip. */
 bool bayes_scope_counts(redisContext *c, const char *const *scopes, size_t n, uint64_t *spam,
-                        uint64_t *ham, char *err, size_t errlen);
+                        uint64_t *ham, unsigned *scheme, char *err, size_t errlen);
 /* Counts of n tokens in a scope (one pipelined round trip). */
 bool bayes_fetch(redisContext *c, const char *scope, const uint64_t *tok, size_t n,
                  bayes_count *out, char *err, size_t errlen);
@@ -61,7 +70,8 @@ typedef enum {
     BAYES_MOVED, /* learned before as the other class: moved to this one */
 } bayes_learn_result;
 
-/* Learns a message (its digest and tokens) into a scope as spam or ham. */
+/* Learns a message (its digest and tokens) into a scope as spam or ham. Fails with
+ * a clear error, changing nothing, when the scope holds counts of another scheme. */
 bool bayes_store(redisContext *c, const char *scope, const char *digest_hex, bool spam,
                  const uint64_t *tok, size_t n, bayes_learn_result *res, char *err, size_t errlen);
 const char *bayes_learn_result_name(bayes_learn_result r);

@@ -5,10 +5,11 @@
  * recipient's own scope when every recipient is one address, else the recipients'
  * domain when they share one, else global. Two pipelined Redis round trips: the
  * scopes' learned counts, then the token counts. The probability (Robinson + Fisher,
- * node/bayes.h) above spam_threshold adds BAYES_SPAM, below ham_threshold BAYES_HAM,
- * each scaled from 0.5 at the threshold to 1.0 at certainty. With no redis_server
- * the check is silent; when Redis fails it adds BAYES_UNAVAILABLE (0) and the scan
- * goes on.
+ * node/bayes.h) above spam_threshold adds BAYES_SPAM, scaled from 0 at the threshold
+ * to 1.0 at certainty; at or below ham_threshold BAYES_HAM, scaled from 0.5 to 1.0.
+ * With no redis_server the check is silent; when Redis fails, or the only scope with
+ * enough learned was learned with another token scheme (BAYES_SCHEME), it adds
+ * BAYES_UNAVAILABLE (0) and the scan goes on.
  *
  * Autolearn (check_bayes_autolearn, called by the pipeline after the policy): a
  * message whose score without the BAYES_* symbols reaches autolearn_spam is learned
@@ -41,11 +42,13 @@ typedef struct {
 static const symbol_def bayes_symbols[] = {
     {"BAYES_SPAM", 5.0,
      "Bayesian classifier: spam probability above check.bayes.spam_threshold (weight scaled "
-     "0.5..1 with the probability)"},
+     "0..1 from the threshold to p = 1)"},
     {"BAYES_HAM", -3.0,
      "Bayesian classifier: spam probability below check.bayes.ham_threshold (weight scaled "
      "0.5..1 as the probability nears 0)"},
-    {"BAYES_UNAVAILABLE", 0.0, "Bayesian classifier could not reach Redis (no vote)"},
+    {"BAYES_UNAVAILABLE", 0.0,
+     "Bayesian classifier could not reach Redis, or its counts are of another token scheme (no "
+     "vote)"},
     {NULL, 0, NULL},
 };
 
@@ -127,16 +130,32 @@ static void bayes_run(scan_task *t, const void *state)
     size_t ns = candidate_scopes(task_envelope(t), scopes);
     const char *names[3];
     uint64_t spam[3], ham[3];
+    unsigned scheme[3];
     for (size_t i = 0; i < ns; i++)
         names[i] = scopes[i];
-    if (!bayes_scope_counts(c, names, ns, spam, ham, err, sizeof err)) {
+    if (!bayes_scope_counts(c, names, ns, spam, ham, scheme, err, sizeof err)) {
         unavailable(t, c, err);
         return;
     }
-    size_t pick = ns;
-    for (size_t i = 0; i < ns && pick == ns; i++)
-        if (spam[i] >= s->min_learned && ham[i] >= s->min_learned)
+    size_t pick = ns, stale = ns;
+    for (size_t i = 0; i < ns && pick == ns; i++) {
+        if (spam[i] < s->min_learned || ham[i] < s->min_learned)
+            continue;
+        if (scheme[i] == BAYES_SCHEME)
             pick = i;
+        else if (stale == ns)
+            stale = i;
+    }
+    if (pick == ns && stale != ns) {
+        /* Counts of an older tokenizer match none of this one's tokens: say so
+         * rather than vote on nothing. */
+        snprintf(err, sizeof err,
+                 "scope %s was learned with token scheme %u, this node uses %u: delete "
+                 "bw:b:%s:* and learn again",
+                 names[stale], scheme[stale], BAYES_SCHEME, names[stale]);
+        unavailable(t, NULL, err);
+        return;
+    }
     if (pick == ns)
         return; /* not enough learned anywhere: no vote */
 
@@ -153,8 +172,10 @@ static void bayes_run(scan_task *t, const void *state)
     double p = bayes_classify(cnt, n, spam[pick], ham[pick], &s->opts, &used);
     free(tok);
     free(cnt);
-    if (p >= s->spam_threshold) {
-        double f = 0.5 + 0.5 * (p - s->spam_threshold) / (1.0 - s->spam_threshold);
+    if (p > s->spam_threshold) {
+        /* From nothing at the threshold to the full weight at 1: "unsure" messages
+         * get a little, not a jump (5-fold CV on TRAIN, docs/bayes.md). */
+        double f = (p - s->spam_threshold) / (1.0 - s->spam_threshold);
         task_symbol_scaled(t, "BAYES_SPAM", f > 1 ? 1 : f, "p=%.4f scope=%s tokens=%zu/%zu", p,
                            names[pick], used, n);
     } else if (p <= s->ham_threshold) {
