@@ -6,15 +6,17 @@ module; it is not copied here. Each scenario's zonedata is served by dnsserver.p
 loopback with pyspf's rules (SPF records are also TXT records unless the name has TXT
 ones; "TIMEOUT" never answers), and one `bulwarkctl spf --batch --json --dns` process
 per scenario evaluates its cases through libunbound (node/dns.c), a fresh DNS batch,
-so fresh lookup counts, per case. One process per scenario, not per case, keeps 203
-cases to 16 starts under ASan; a new resolver per scenario keeps one scenario's answers
-out of another's cache (the scenarios give the same names different records).
+so fresh lookup counts, per case. One process per scenario, not per case, keeps the
+203 cases to 16 starts under ASan; a new resolver per scenario keeps one scenario's
+answers out of another's cache (the scenarios give the same names other records).
 
 A case passes when its result is one of the suite's results and, when the case gives
 an explanation, ours is the same text. "DEFAULT" in the suite is the implementation's
 default explanation: the driver sets it, as pyspf's does, with --default-exp DEFAULT.
-Test ids are <scenario>::<case>. The bulwarkctl processes must exit 0 at the end
-(ASan's leak check included): checked when the module's tests are done.
+Test ids are <scenario>::<case>. The older RFC 4408 suite from the same folder runs
+the same way (all 191 of its cases pass too), with ids rfc4408/<scenario>::<case>.
+The bulwarkctl processes must exit 0 at the end (ASan's leak check included): checked
+when the module's tests are done.
 """
 import json
 import os
@@ -29,23 +31,28 @@ import yaml
 from bulwark_harness import CTL
 from dnsserver import DNSServer, zone_from_spf
 
-SUITE = Path("/work/shared/testdata/spf/rfc7208-tests.yml")
+SUITES = Path("/work/shared/testdata/spf")
+SUITE = SUITES / "rfc7208-tests.yml"
+SUITE_4408 = SUITES / "rfc4408-tests.yml"
 CASE_TIMEOUT = 30  # seconds; a TIMEOUT name costs the 1 s query timeout below
 
 
-def load_cases():
-    with SUITE.open("rb") as f:
+def load_cases(path, prefix=""):
+    """pytest params (scenario key, case name, case) and each scenario's zonedata."""
+    with path.open("rb") as f:
         scenarios = list(yaml.safe_load_all(f))
-    cases = []
+    cases, zones = [], {}
     for sc in scenarios:
+        key = prefix + sc["description"]
+        zones[key] = sc["zonedata"]
         for name, case in sc["tests"].items():
-            cases.append(pytest.param(sc["description"], name, case,
-                                      id=f"{sc['description']}::{name}"))
-    return scenarios, cases
+            cases.append(pytest.param(key, name, case, id=f"{key}::{name}"))
+    return cases, zones
 
 
-SCENARIOS, CASES = load_cases()
-ZONES = {sc["description"]: sc["zonedata"] for sc in SCENARIOS}
+CASES, ZONES = load_cases(SUITE)
+CASES_4408, ZONES_4408 = load_cases(SUITE_4408, "rfc4408/")
+ZONES.update(ZONES_4408)
 
 
 class ScenarioRunner:
@@ -117,8 +124,7 @@ def runners(tmp_path_factory):
     assert not bad, f"bulwarkctl spf exited non-zero (ASan report?): {bad}"
 
 
-@pytest.mark.parametrize("scenario,name,case", CASES)
-def test_rfc7208_case(runners, scenario, name, case):
+def check_case(runners, scenario, case):
     r = runners(scenario).evaluate(case["host"], case.get("helo", ""), case["mailfrom"])
     want = case["result"] if isinstance(case["result"], list) else [case["result"]]
     assert r["result"] in want, (
@@ -135,10 +141,21 @@ def test_rfc7208_case(runners, scenario, name, case):
         assert r["explanation"]
 
 
+@pytest.mark.parametrize("scenario,name,case", CASES)
+def test_rfc7208_case(runners, scenario, name, case):
+    check_case(runners, scenario, case)
+
+
+@pytest.mark.parametrize("scenario,name,case", CASES_4408)
+def test_rfc4408_case(runners, scenario, name, case):
+    check_case(runners, scenario, case)
+
+
 def test_suite_is_whole():
     """The suite counts all cases: none may go missing through the loader."""
     assert len(CASES) == 203
     assert len({c.id for c in CASES}) == 203
+    assert len(CASES_4408) == 191
 
 
 def test_timeout_is_bounded(tmp_path):
