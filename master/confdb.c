@@ -9,6 +9,7 @@
  * Message log and quarantine requests are handed to records.c with the store.
  * A lost connection is retried every db_retry; requests meanwhile get 451. */
 #include "confdb.h"
+#include "dmarcreport.h"
 #include "log.h"
 #include "mailbox.h"
 #include "records.h"
@@ -346,7 +347,16 @@ static void do_records(confdb *db, confdb_job *j)
     case CONFDB_LEARN_DONE:
         records_learn_done(db->st, j->learn_id, j->learn_ok, j->learn_reply);
         break;
-    default: records_age(db->st, j->log_days, j->quarantine_days); break;
+    case CONFDB_DMARC_REPORT: {
+        dmarcrep_config dc = {j->dmarc_org, j->dmarc_email, j->dmarc_extra, j->dmarc_relay};
+        dmarcrep_request(db->st, j->req->dmarc_report, &dc, &j->reply);
+        break;
+    }
+    default:
+        records_age(db->st, j->log_days, j->quarantine_days);
+        if (j->dmarc_days)
+            dmarcrep_age(db->st, j->dmarc_days);
+        break;
     }
     j->has_reply =
         j->kind != CONFDB_AGING && j->kind != CONFDB_LEARN_CLAIM && j->kind != CONFDB_LEARN_DONE;
@@ -505,6 +515,10 @@ void confdb_job_free(confdb_job **jp)
     free(j->learn_items);
     free(j->learn_id);
     free(j->learn_reply);
+    free(j->dmarc_org);
+    free(j->dmarc_email);
+    free(j->dmarc_extra);
+    free(j->dmarc_relay);
     free(j);
     *jp = NULL;
 }

@@ -34,6 +34,7 @@ typedef enum {
     CONFDB_AGING, /* no request: delete rows past log_days / quarantine_days; no reply */
     CONFDB_LEARN_CLAIM, /* no request: released entries due to be learned (learn_items) */
     CONFDB_LEARN_DONE, /* no request: a node's answer to a learn job (learn_id...); no reply */
+    CONFDB_DMARC_REPORT, /* req->dmarc_report; dmarc_* set from the current configuration */
 } confdb_kind;
 
 typedef struct {
@@ -54,6 +55,9 @@ typedef struct {
     size_t n_learn_items;
     char *learn_id, *learn_reply; /* CONFDB_LEARN_DONE (owned) */
     bool learn_ok;
+    unsigned dmarc_days; /* CONFDB_AGING: dmarc.report.retention_days (0: keep) */
+    /* CONFDB_DMARC_REPORT: the dmarc.report.* parameters (owned) */
+    char *dmarc_org, *dmarc_email, *dmarc_extra, *dmarc_relay;
 } confdb_job;
 
 /* Starts the thread. The store is created from the master's parameters. */

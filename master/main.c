@@ -290,6 +290,7 @@ static void maintenance(master *m)
     confdb_job *j = confdb_job_new(CONFDB_AGING, NULL, "", 0, "bulwark-master", NULL);
     j->log_days = (unsigned)params_int(m->conf.p, "log.retention_days");
     j->quarantine_days = (unsigned)params_int(m->conf.p, "quarantine.retention_days");
+    j->dmarc_days = (unsigned)params_int(m->conf.p, "dmarc.report.retention_days");
     if (!confdb_submit(m->db, j)) {
         log_warn("event=aging_skipped reason=\"database thread busy\"");
         confdb_job_free(&j);
@@ -323,6 +324,26 @@ static void on_release(master *m, const void *id, size_t idlen, packet **p, cons
     *p = NULL;
     j->relay = xstrdup(params_str(m->conf.p, "quarantine.release_relay"));
     j->learn = params_bool(m->conf.p, "quarantine.learn_on_release");
+    submit_db(m, j);
+}
+
+/* Building reports reads the database (any client); mailing them needs role admin. */
+static void on_dmarc_report(master *m, const void *id, size_t idlen, packet **p, const char *peer)
+{
+    if ((*p)->dmarc_report->send &&
+        !need_admin(m, id, idlen, peer, "send DMARC reports", "dmarc_report_refused"))
+        return;
+    if (!m->conf.p) {
+        send_error(m->clients, id, idlen, 451,
+                   "configuration not loaded yet (database unavailable)");
+        return;
+    }
+    confdb_job *j = confdb_job_new(CONFDB_DMARC_REPORT, m->clients, id, idlen, peer, *p);
+    *p = NULL;
+    j->dmarc_org = xstrdup(params_str(m->conf.p, "dmarc.report.org_name"));
+    j->dmarc_email = xstrdup(params_str(m->conf.p, "dmarc.report.email"));
+    j->dmarc_extra = xstrdup(params_str(m->conf.p, "dmarc.report.extra_contact_info"));
+    j->dmarc_relay = xstrdup(params_str(m->conf.p, "dmarc.report.relay"));
     submit_db(m, j);
 }
 
@@ -429,6 +450,9 @@ static void client_input(master *m)
                 if (need_admin(m, cid, clen, peer_of(&body), "delete quarantined messages",
                                "quarantine_delete_refused"))
                     to_db(m, CONFDB_QUARANTINE_DELETE, m->clients, cid, clen, peer_of(&body), &p);
+                break;
+            case BULWARK__PACKET__BODY_DMARC_REPORT:
+                on_dmarc_report(m, cid, clen, &p, peer_of(&body));
                 break;
             case BULWARK__PACKET__BODY_CONFIG_HISTORY:
                 to_db(m, CONFDB_HISTORY, m->clients, cid, clen, peer_of(&body), &p);

@@ -8,7 +8,9 @@
  * answered with the stored action, and writes no second quarantine copy. If a
  * batch fails while the server is still there, each item is retried in its own
  * transaction so one bad row cannot fail the others; an item that cannot be
- * written is answered tempfail, never accepted. Messages are zstd-compressed. */
+ * written is answered tempfail, never accepted. Messages are zstd-compressed. A result
+ * carrying a DMARC evaluation whose policy asks for reports (rua=) also gets its
+ * dmarc_result row, in the same transaction. */
 #include "recorder.h"
 #include "action.h"
 #include "hdr.h"
@@ -44,6 +46,8 @@ typedef struct {
     bool written;
     store_record stored; /* the verdict recorded earlier, when `written` found one */
     bool earlier;
+    store_dmarc dmarc; /* strings owned here */
+    bool has_dmarc; /* the From domain asks for aggregate reports */
 } prep;
 
 /* ---- building the rows ------------------------------------------------------------- */
@@ -116,6 +120,69 @@ static void build_record(prep *p)
     hdr_destroy(&h);
 }
 
+/* The domain of an address, lower case ("" for none). */
+static char *addr_domain(const char *a)
+{
+    const char *at = a ? strrchr(a, '@') : NULL;
+    char *d = clean(at ? at + 1 : "", 255);
+    for (char *c = d; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    return d;
+}
+
+/* The DMARC row of a result whose policy has rua= (aggregate reports wanted). */
+static void build_dmarc(prep *p)
+{
+    const Bulwark__DmarcResult *d = p->res->result->dmarc;
+    const Bulwark__Envelope *env = p->job->job->envelope;
+    if (!d || !d->n_rua || !d->policy_domain || !*d->policy_domain)
+        return;
+    store_dmarc *r = &p->dmarc;
+    buf_t rua = {0}, dkim = {0};
+    buf_puts(&rua, "");
+    buf_puts(&dkim, "");
+    for (size_t i = 0; i < d->n_rua; i++)
+        buf_printf(&rua, "%s%s", i ? "," : "", d->rua[i]);
+    for (size_t i = 0; i < d->n_dkim; i++) {
+        char *dom = clean(d->dkim[i]->domain, 255), *sel = clean(d->dkim[i]->selector, 128);
+        char *res = clean(d->dkim[i]->result, 16);
+        for (char *c = sel; *c; c++)
+            *c = *c == '\t' ? ' ' : *c;
+        if (*dom && !strchr(dom, '\t'))
+            buf_printf(&dkim, "%s\t%s\t%s\n", dom, sel, res);
+        free(dom);
+        free(sel);
+        free(res);
+    }
+    r->id = clean(p->rec.id, 200);
+    r->time_ms = p->rec.time_ms;
+    r->policy_domain = clean(d->policy_domain, 255);
+    r->from_domain = clean(d->from_domain, 255);
+    r->rua = clean(rua.data, 1100);
+    r->adkim = clean(d->adkim, 1);
+    r->aspf = clean(d->aspf, 1);
+    r->p = clean(d->p, 16);
+    r->sp = clean(d->sp, 16);
+    r->pct = d->pct > 100 ? 100 : d->pct;
+    r->fo = clean(d->fo, 16);
+    r->source_ip = clean(env ? env->client_ip : "", 64);
+    r->envelope_from = addr_domain(env ? env->mail_from : NULL);
+    r->envelope_to = addr_domain(env && env->n_rcpt ? env->rcpt[0] : NULL);
+    r->result = clean(d->result, 16);
+    r->disposition = clean(d->disposition, 16);
+    r->dkim_aligned = xstrdup(d->dkim_aligned ? "pass" : "fail");
+    r->spf_aligned = xstrdup(d->spf_aligned ? "pass" : "fail");
+    r->override = clean(d->override, 32);
+    r->override_comment = clean(d->override_comment, 255);
+    r->spf_domain = clean(d->spf_domain, 255);
+    r->spf_scope = clean(d->spf_scope, 8);
+    r->spf_result = clean(d->spf_result, 16);
+    r->dkim = dkim.data;
+    buf_free(&rua);
+    p->has_dmarc = true;
+}
+
 static bool compress_message(prep *p)
 {
     const ProtobufCBinaryData *m = &p->job->job->message;
@@ -142,6 +209,7 @@ static bool prepare(prep *p)
         return false;
     }
     build_record(p);
+    build_dmarc(p);
     return p->res->result->action != BULWARK__ACTION__ACTION_QUARANTINE || compress_message(p);
 }
 
@@ -151,6 +219,7 @@ static void prep_clear(prep *p)
     zx_packet_free(&p->res);
     store_record_free(&p->rec);
     store_record_free(&p->stored);
+    store_dmarc_free(&p->dmarc);
     free(p->z);
     memset(p, 0, sizeof *p);
 }
@@ -188,6 +257,8 @@ static bool write_item(recorder *r, prep *p, char *err, size_t errlen)
         return true;
     }
     if (p->z && !store_quarantine_insert(r->st, &p->rec, p->z, p->zlen, err, errlen))
+        return false;
+    if (p->has_dmarc && !store_dmarc_insert(r->st, &p->dmarc, err, errlen))
         return false;
     return true;
 }

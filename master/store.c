@@ -927,11 +927,264 @@ bool store_quarantine_delete(store *s, const char *id, bool *found, char *err, s
     return ok;
 }
 
+/* ---- DMARC results ---------------------------------------------------------------- */
+
+void store_dmarc_free(store_dmarc *d)
+{
+    char **f[] = {&d->id,
+                  &d->policy_domain,
+                  &d->from_domain,
+                  &d->rua,
+                  &d->adkim,
+                  &d->aspf,
+                  &d->p,
+                  &d->sp,
+                  &d->fo,
+                  &d->source_ip,
+                  &d->envelope_from,
+                  &d->envelope_to,
+                  &d->result,
+                  &d->disposition,
+                  &d->dkim_aligned,
+                  &d->spf_aligned,
+                  &d->override,
+                  &d->override_comment,
+                  &d->spf_domain,
+                  &d->spf_scope,
+                  &d->spf_result,
+                  &d->dkim};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        free(*f[i]);
+    memset(d, 0, sizeof *d);
+}
+
+bool store_dmarc_insert(store *s, const store_dmarc *d, char *err, size_t errlen)
+{
+    binds x = {0};
+    const char *strs[] = {d->policy_domain, d->from_domain, d->rua, d->adkim, d->aspf, d->p, d->sp};
+    bind_str(&x, d->id);
+    bind_u64(&x, d->time_ms);
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        bind_str(&x, strs[i]);
+    bind_u64(&x, d->pct);
+    const char *more[] = {
+        d->fo,          d->source_ip,    d->envelope_from, d->envelope_to, d->result,
+        d->disposition, d->dkim_aligned, d->spf_aligned,   d->override,    d->override_comment,
+        d->spf_domain,  d->spf_scope,    d->spf_result,    d->dkim};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        bind_str(&x, more[i]);
+    return run_update(
+        s, NULL,
+        "INSERT IGNORE INTO dmarc_result (job_id, time, policy_domain, from_domain,"
+        " rua, adkim, aspf, p, sp, pct, fo, source_ip, envelope_from, envelope_to,"
+        " result, disposition, dkim_aligned, spf_aligned, override, override_comment,"
+        " spf_domain, spf_scope, spf_result, dkim) VALUES (?, FROM_UNIXTIME(? / 1000),"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        &x, "insert dmarc row", NULL, err, errlen);
+}
+
+/* Runs a SELECT and hands each row (ncols text columns) to fn; false on an error. */
+static bool select_each(store *s, const char *sql, binds *x, unsigned ncols, const char *what,
+                        void (*fn)(void *arg, char **v), void *arg, char *err, size_t errlen)
+{
+    MYSQL_STMT *st = run(s, NULL, sql, x, what, err, errlen);
+    if (!st)
+        return false;
+    if (mysql_stmt_store_result(st) != 0) {
+        stmt_fail(s, st, what, err, errlen);
+        mysql_stmt_close(st);
+        return false;
+    }
+    char *v[32];
+    unsigned long len[32];
+    int rc;
+    while ((rc = fetch_text(st, ncols, v, len)) == 1) {
+        fn(arg, v);
+        for (unsigned i = 0; i < ncols; i++)
+            free(v[i]);
+    }
+    if (rc < 0) {
+        stmt_fail(s, st, what, err, errlen);
+        mysql_stmt_close(st);
+        return false;
+    }
+    mysql_stmt_close(st);
+    return true;
+}
+
+static void add_domain(void *arg, char **v)
+{
+    if (v[0])
+        strlist_add(arg, v[0]);
+}
+
+bool store_dmarc_domains(store *s, uint64_t begin_ms, uint64_t end_ms, const char *domain,
+                         strlist *out, char *err, size_t errlen)
+{
+    binds x = {0};
+    bind_u64(&x, begin_ms);
+    bind_u64(&x, end_ms);
+    bool one = domain && *domain;
+    if (one)
+        bind_str(&x, domain);
+    return select_each(s,
+                       one ? "SELECT DISTINCT policy_domain FROM dmarc_result WHERE time >="
+                             " FROM_UNIXTIME(? / 1000) AND time < FROM_UNIXTIME(? / 1000) AND"
+                             " policy_domain = ? ORDER BY policy_domain"
+                           : "SELECT DISTINCT policy_domain FROM dmarc_result WHERE time >="
+                             " FROM_UNIXTIME(? / 1000) AND time < FROM_UNIXTIME(? / 1000)"
+                             " ORDER BY policy_domain",
+                       &x, 1, "dmarc domains", add_domain, out, err, errlen);
+}
+
+/* The policy columns, in this order, of store_dmarc_latest. */
+#define DMARC_POLICY_COLS "policy_domain, rua, adkim, aspf, p, sp, pct, fo"
+
+static void take_policy(store_dmarc *d, char **v)
+{
+    d->policy_domain = take(v, 0);
+    d->rua = take(v, 1);
+    d->adkim = take(v, 2);
+    d->aspf = take(v, 3);
+    d->p = take(v, 4);
+    d->sp = take(v, 5);
+    d->pct = (unsigned)take_u64(v, 6);
+    d->fo = take(v, 7);
+}
+
+typedef struct {
+    store_dmarc *d;
+    bool *found;
+} latest_ctx;
+
+static void take_latest(void *arg, char **v)
+{
+    latest_ctx *c = arg;
+    if (*c->found)
+        return;
+    take_policy(c->d, v);
+    *c->found = true;
+}
+
+bool store_dmarc_latest(store *s, const char *domain, uint64_t begin_ms, uint64_t end_ms,
+                        store_dmarc *out, bool *found, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    *found = false;
+    binds x = {0};
+    bind_str(&x, domain);
+    bind_u64(&x, begin_ms);
+    bind_u64(&x, end_ms);
+    latest_ctx c = {out, found};
+    return select_each(s,
+                       "SELECT " DMARC_POLICY_COLS " FROM dmarc_result WHERE policy_domain = ?"
+                       " AND time >= FROM_UNIXTIME(? / 1000) AND time < FROM_UNIXTIME(? / 1000)"
+                       " ORDER BY time DESC, job_id DESC LIMIT 1",
+                       &x, 8, "dmarc policy", take_latest, &c, err, errlen);
+}
+
+/* The grouping columns, in this order, then the count. */
+#define DMARC_GROUP_COLS                                                                           \
+    "source_ip, disposition, dkim_aligned, spf_aligned, override, override_comment,"               \
+    " envelope_to, envelope_from, from_domain, spf_domain, spf_scope, spf_result, dkim, result"
+#define N_DMARC_GROUP_COLS 14
+
+typedef struct {
+    store_dmarc *v;
+    size_t n, cap;
+} group_list;
+
+static void take_group(void *arg, char **v)
+{
+    group_list *g = arg;
+    if (g->n == g->cap)
+        g->v = xrealloc(g->v, (g->cap = g->cap ? g->cap * 2 : 16) * sizeof *g->v);
+    store_dmarc *d = &g->v[g->n++];
+    memset(d, 0, sizeof *d);
+    char **f[] = {
+        &d->source_ip,        &d->disposition, &d->dkim_aligned,  &d->spf_aligned, &d->override,
+        &d->override_comment, &d->envelope_to, &d->envelope_from, &d->from_domain, &d->spf_domain,
+        &d->spf_scope,        &d->spf_result,  &d->dkim,          &d->result};
+    for (unsigned i = 0; i < N_DMARC_GROUP_COLS; i++)
+        *f[i] = take(v, i);
+    d->count = take_u64(v, N_DMARC_GROUP_COLS);
+}
+
+bool store_dmarc_groups(store *s, const char *domain, uint64_t begin_ms, uint64_t end_ms,
+                        store_dmarc **out, size_t *n, char *err, size_t errlen)
+{
+    binds x = {0};
+    bind_str(&x, domain);
+    bind_u64(&x, begin_ms);
+    bind_u64(&x, end_ms);
+    group_list g = {0};
+    bool ok = select_each(s,
+                          "SELECT " DMARC_GROUP_COLS ", COUNT(*) AS n FROM dmarc_result"
+                          " WHERE policy_domain = ? AND time >= FROM_UNIXTIME(? / 1000)"
+                          " AND time < FROM_UNIXTIME(? / 1000) GROUP BY " DMARC_GROUP_COLS
+                          " ORDER BY n DESC, " DMARC_GROUP_COLS,
+                          &x, N_DMARC_GROUP_COLS + 1, "dmarc groups", take_group, &g, err, errlen);
+    if (!ok) {
+        for (size_t i = 0; i < g.n; i++)
+            store_dmarc_free(&g.v[i]);
+        free(g.v);
+        g.v = NULL;
+        g.n = 0;
+    }
+    *out = g.v;
+    *n = g.n;
+    return ok;
+}
+
+typedef struct {
+    bool *sent;
+    char **reply;
+} sent_ctx;
+
+static void take_sent(void *arg, char **v)
+{
+    sent_ctx *c = arg;
+    *c->sent = true;
+    if (c->reply && !*c->reply)
+        *c->reply = take(v, 0);
+}
+
+bool store_dmarc_sent(store *s, const char *domain, const char *day, bool *sent, char **reply,
+                      char *err, size_t errlen)
+{
+    *sent = false;
+    if (reply)
+        *reply = NULL;
+    binds x = {0};
+    bind_str(&x, domain);
+    bind_str(&x, day);
+    sent_ctx c = {sent, reply};
+    return select_each(s, "SELECT reply FROM dmarc_report WHERE policy_domain = ? AND day = ?", &x,
+                       1, "dmarc sent", take_sent, &c, err, errlen);
+}
+
+bool store_dmarc_mark_sent(store *s, const char *domain, const char *day, const char *report_id,
+                           const char *reply, char *err, size_t errlen)
+{
+    binds x = {0};
+    bind_str(&x, domain);
+    bind_str(&x, day);
+    bind_str(&x, report_id);
+    bind_str(&x, reply);
+    return run_update(s, NULL,
+                      "INSERT INTO dmarc_report (policy_domain, day, report_id, sent_at, reply)"
+                      " VALUES (?, ?, ?, NOW(3), LEFT(?, 1000)) ON DUPLICATE KEY UPDATE"
+                      " report_id = VALUES(report_id), sent_at = VALUES(sent_at),"
+                      " reply = VALUES(reply)",
+                      &x, "dmarc mark sent", NULL, err, errlen);
+}
+
 bool store_age(store *s, const char *table, unsigned days, uint64_t *deleted, char *err,
                size_t errlen)
 {
     *deleted = 0;
-    if (strcmp(table, "message_log") != 0 && strcmp(table, "quarantine") != 0)
+    if (strcmp(table, "message_log") != 0 && strcmp(table, "quarantine") != 0 &&
+        strcmp(table, "dmarc_result") != 0)
         log_panic("event=store_age table=%s reason=\"unknown table\"", table);
     char sql[160];
     snprintf(sql, sizeof sql, "DELETE FROM %s WHERE time < NOW(3) - INTERVAL ? DAY LIMIT 10000",

@@ -119,8 +119,46 @@ bool store_learn_claim(store *s, unsigned max, strlist *ids, char *err, size_t e
 bool store_learn_done(store *s, const char *id, bool ok, const char *reply, char *err,
                       size_t errlen);
 bool store_quarantine_delete(store *s, const char *id, bool *found, char *err, size_t errlen);
-/* Deletes rows of `table` ("message_log" or "quarantine") older than `days`, in
- * chunks of 10,000 rows each committed on its own; *deleted counts them. */
+/* ---- DMARC results (aggregate reports) ---- */
+
+/* One message's DMARC evaluation (sql/005_dmarc.sql). Borrowed strings when written;
+ * when read back as a group (store_dmarc_groups) they are owned (store_dmarc_free) and
+ * `count` says how many rows had these values. */
+typedef struct {
+    char *id, *policy_domain, *from_domain, *rua; /* rua: addresses, comma-separated */
+    char *adkim, *aspf, *p, *sp, *fo;
+    unsigned pct;
+    char *source_ip, *envelope_from, *envelope_to;
+    char *result, *disposition, *dkim_aligned, *spf_aligned; /* "pass"/"fail" */
+    char *override, *override_comment;
+    char *spf_domain, *spf_scope, *spf_result;
+    char *dkim; /* "domain selector result" lines */
+    uint64_t time_ms, count;
+} store_dmarc;
+
+void store_dmarc_free(store_dmarc *d);
+/* INSERT IGNORE, keyed by job id. */
+bool store_dmarc_insert(store *s, const store_dmarc *d, char *err, size_t errlen);
+/* Policy domains with results in [begin_ms, end_ms) (all, or only `domain` when not
+ * NULL/empty), sorted. */
+bool store_dmarc_domains(store *s, uint64_t begin_ms, uint64_t end_ms, const char *domain,
+                         strlist *out, char *err, size_t errlen);
+/* The newest row of a domain in the range: the policy as last published (and rua). */
+bool store_dmarc_latest(store *s, const char *domain, uint64_t begin_ms, uint64_t end_ms,
+                        store_dmarc *out, bool *found, char *err, size_t errlen);
+/* The domain's rows in the range grouped by source IP, disposition, results and
+ * identifiers, largest groups first. */
+bool store_dmarc_groups(store *s, const char *domain, uint64_t begin_ms, uint64_t end_ms,
+                        store_dmarc **out, size_t *n, char *err, size_t errlen);
+/* Whether the report of (domain, day "YYYY-MM-DD") was mailed; *reply gets what the
+ * relay said then (owned) when it was. */
+bool store_dmarc_sent(store *s, const char *domain, const char *day, bool *sent, char **reply,
+                      char *err, size_t errlen);
+bool store_dmarc_mark_sent(store *s, const char *domain, const char *day, const char *report_id,
+                           const char *reply, char *err, size_t errlen);
+
+/* Deletes rows of `table` ("message_log", "quarantine" or "dmarc_result") older than
+ * `days`, in chunks of 10,000 rows each committed on its own; *deleted counts them. */
 bool store_age(store *s, const char *table, unsigned days, uint64_t *deleted, char *err,
                size_t errlen);
 

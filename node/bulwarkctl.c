@@ -26,6 +26,7 @@
 #include "zmqx.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -94,6 +95,13 @@ static const char *usage_text =
     "                                       A, or PTR when NAME is an IP address); --repeat:\n"
     "                                       ask again in the same process (cache), D apart;\n"
     "                                       without --dns: full recursion from the roots\n"
+    "  dmarc report --day YYYY-MM-DD|yesterday [--domain D] [--out DIR] [--send]\n"
+    "               [--resend] [--json]     DMARC aggregate reports of one UTC day, built\n"
+    "                                       by the master, one per policy domain; --out:\n"
+    "                                       write each as DIR/<report name>.xml; --send:\n"
+    "                                       mail them gzipped to their rua addresses via\n"
+    "                                       dmarc.report.relay (admin; once per domain and\n"
+    "                                       day unless --resend)\n"
     "  config get [--changed] [--version N] [KEY]\n"
     "  config set [--comment TEXT] [--base N] KEY=VALUE... | KEY VALUE\n"
     "  config unset [--comment TEXT] KEY...\n"
@@ -1521,6 +1529,135 @@ static int cmd_log(ctl *c, int argc, char **argv)
     return run_query(c, "log search", argc, argv, false);
 }
 
+/* ---- dmarc ------------------------------------------------------------------------- */
+
+/* Writes one report's XML to dir/<name without .gz>; false with errno's reason printed. */
+static bool write_report(const char *dir, const Bulwark__DmarcReport *r)
+{
+    char name[700];
+    snprintf(name, sizeof name, "%s", r->file_name);
+    size_t n = strlen(name);
+    if (n > 3 && strcmp(name + n - 3, ".gz") == 0)
+        name[n - 3] = '\0';
+    if (strchr(name, '/') || name[0] == '.') {
+        fprintf(stderr, "bulwarkctl: refusing report name '%s'\n", name);
+        return false;
+    }
+    char *path = xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(r->xml.data, 1, r->xml.len, f) == r->xml.len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok)
+        fprintf(stderr, "bulwarkctl: %s: %s\n", path, strerror(errno));
+    free(path);
+    return ok;
+}
+
+static void print_report(bool json, const Bulwark__DmarcReport *r, bool send)
+{
+    buf_t b = {0};
+    if (json) {
+        buf_puts(&b, "{\"domain\":");
+        json_cstr(&b, r->domain);
+        buf_puts(&b, ",\"file\":");
+        json_cstr(&b, r->file_name);
+        buf_puts(&b, ",\"report_id\":");
+        json_cstr(&b, r->report_id);
+        buf_printf(&b, ",\"records\":%u,\"messages\":%llu,\"rua\":[", r->records,
+                   (unsigned long long)r->messages);
+        for (size_t i = 0; i < r->n_rua; i++) {
+            buf_puts(&b, i ? "," : "");
+            json_cstr(&b, r->rua[i]);
+        }
+        buf_printf(&b, "],\"sent\":%s,\"send_result\":", r->sent ? "true" : "false");
+        json_cstr(&b, r->send_result);
+        buf_puts(&b, "}\n");
+    } else {
+        buf_printf(&b, "%s: %u records, %llu messages, rua ", r->domain, r->records,
+                   (unsigned long long)r->messages);
+        for (size_t i = 0; i < r->n_rua; i++)
+            buf_printf(&b, "%s%s", i ? "," : "", r->rua[i]);
+        buf_printf(&b, "%s, %s", r->n_rua ? "" : "-", r->file_name);
+        if (send)
+            buf_printf(&b, ": %s%s", r->sent ? "sent: " : "", r->send_result);
+        buf_puts(&b, "\n");
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+}
+
+static int cmd_dmarc(ctl *c, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "report") != 0)
+        die_usage("dmarc: say report");
+    static const struct option opts[] = {
+        {"day", required_argument, 0, 'd'}, {"domain", required_argument, 0, 'D'},
+        {"out", required_argument, 0, 'o'}, {"send", no_argument, 0, 's'},
+        {"resend", no_argument, 0, 'r'},    {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},      {0, 0, 0, 0},
+    };
+    const char *day = NULL, *domain = "", *out = NULL;
+    bool send = false, resend = false;
+    int opt;
+    optind = 2;
+    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': day = optarg; break;
+        case 'D': domain = optarg; break;
+        case 'o': out = optarg; break;
+        case 's': send = true; break;
+        case 'r': resend = send = true; break;
+        case 'j': c->json = true; break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        default: die_usage("dmarc report: bad option");
+        }
+    }
+    if (optind < argc)
+        die_usage("dmarc report: unexpected argument '%s'", argv[optind]);
+    if (!day)
+        die_usage("dmarc report: --day YYYY-MM-DD (or yesterday) is required");
+    char yesterday[16];
+    if (strcmp(day, "yesterday") == 0) {
+        time_t t = time(NULL) - 86400;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(yesterday, sizeof yesterday, "%Y-%m-%d", &tm);
+        day = yesterday;
+    }
+    struct stat st;
+    if (out && (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)))
+        die_usage("dmarc report: --out %s is not a directory", out);
+    char *lower = xstrdup(domain);
+    for (char *p = lower; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    Bulwark__DmarcReportRequest rq = BULWARK__DMARC_REPORT_REQUEST__INIT;
+    rq.day = (char *)day;
+    rq.domain = lower;
+    rq.send = send;
+    rq.resend = resend;
+    packet req = BULWARK__PACKET__INIT;
+    req.body_case = BULWARK__PACKET__BODY_DMARC_REPORT;
+    req.dmarc_report = &rq;
+    packet *p = request(c, &req, BULWARK__PACKET__BODY_DMARC_REPORTS);
+    int failed = 0;
+    const Bulwark__DmarcReportReply *r = p->dmarc_reports;
+    for (size_t i = 0; i < r->n_reports; i++) {
+        const Bulwark__DmarcReport *rep = r->reports[i];
+        print_report(c->json, rep, send);
+        if (out && !write_report(out, rep))
+            failed++;
+        if (send && !rep->sent && strncmp(rep->send_result, "sent before", 11) != 0)
+            failed++;
+    }
+    if (!r->n_reports && !c->json)
+        printf("no DMARC results recorded on %s%s%s\n", day, *lower ? " for " : "", lower);
+    zx_packet_free(&p);
+    free(lower);
+    ctl_close(c);
+    return failed ? 1 : 0;
+}
+
 /* ---- keygen ------------------------------------------------------------------------ */
 
 /* ---- dns ------------------------------------------------------------------------------ */
@@ -1873,6 +2010,8 @@ int main(int argc, char **argv)
         rc = dkimctl_main(sub_argc, sub_argv);
     else if (strcmp(cmd, "spf") == 0)
         rc = spfctl_main(sub_argc, sub_argv);
+    else if (strcmp(cmd, "dmarc") == 0)
+        rc = cmd_dmarc(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "keygen") == 0)
         rc = cmd_keygen(sub_argc, sub_argv);
     else if (strcmp(cmd, "version") == 0)

@@ -31,9 +31,9 @@
  * the message (office, ClamAV) last. The policy does not depend on the order, but the
  * rule engine's meta rules see only symbols of checks before it (DKIM's, for one). */
 static const check_def *const registry[] = {
-    &check_size,        &check_headers,  &check_mime,   &check_gtube,  &check_html,
-    &check_attachments, &check_archives, &check_office, &check_clamav, &check_spf,
-    &check_dkim,        &check_rules,    &check_bayes,  &check_fuzzy,  &check_rspamd,
+    &check_size,     &check_headers, &check_mime,   &check_gtube,  &check_html, &check_attachments,
+    &check_archives, &check_office,  &check_clamav, &check_spf,    &check_dkim, &check_dmarc,
+    &check_rules,    &check_bayes,   &check_fuzzy,  &check_rspamd,
 };
 #define NCHECKS (sizeof registry / sizeof registry[0])
 
@@ -336,6 +336,46 @@ dns_batch *task_dns(scan_task *t)
 auth_results *task_auth(scan_task *t)
 {
     return &t->auth;
+}
+
+static char *dup_or_empty(arena *a, const char *s)
+{
+    return arena_strdup(a, s ? s : "");
+}
+
+void task_set_dmarc(scan_task *t, const Bulwark__DmarcResult *d)
+{
+    Bulwark__DmarcResult *c = arena_alloc(t->a, sizeof *c);
+    *c = *d;
+    char **strs[] = {&c->from_domain,
+                     &c->policy_domain,
+                     &c->adkim,
+                     &c->aspf,
+                     &c->p,
+                     &c->sp,
+                     &c->fo,
+                     &c->result,
+                     &c->disposition,
+                     &c->override,
+                     &c->override_comment,
+                     &c->spf_domain,
+                     &c->spf_scope,
+                     &c->spf_result};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        *strs[i] = dup_or_empty(t->a, *strs[i]);
+    c->rua = arena_alloc(t->a, (d->n_rua ? d->n_rua : 1) * sizeof *c->rua);
+    for (size_t i = 0; i < d->n_rua; i++)
+        c->rua[i] = dup_or_empty(t->a, d->rua[i]);
+    c->dkim = arena_alloc(t->a, (d->n_dkim ? d->n_dkim : 1) * sizeof *c->dkim);
+    for (size_t i = 0; i < d->n_dkim; i++) {
+        Bulwark__DmarcDkim *k = arena_alloc(t->a, sizeof *k);
+        bulwark__dmarc_dkim__init(k);
+        k->domain = dup_or_empty(t->a, d->dkim[i]->domain);
+        k->selector = dup_or_empty(t->a, d->dkim[i]->selector);
+        k->result = dup_or_empty(t->a, d->dkim[i]->result);
+        c->dkim[i] = k;
+    }
+    t->result.dmarc = c;
 }
 
 static void add_symbol(scan_task *t, const char *name, double factor, const char *fmt, va_list ap)

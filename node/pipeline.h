@@ -132,5 +132,8 @@ typedef struct {
 } auth_results;
 /* The task's sender authentication results (owned by the task). */
 auth_results *task_auth(scan_task *t);
+/* Attaches the message's DMARC evaluation to the result (ScanResult.dmarc, for the
+ * master's aggregate reports); copied into the task. */
+void task_set_dmarc(scan_task *t, const Bulwark__DmarcResult *d);
 
 #endif

@@ -382,6 +382,44 @@ static const param_def cluster_defs[] = {
      "What a message gets whose signatures include a failing one and no passing one (keys in "
      "test mode aside); `none` leaves it to the score."},
     /* -- end check.dkim -- */
+    /* -- check.dmarc -- */
+    {"check.dmarc.enabled", P_BOOL, "yes", NOB,
+     "Evaluate the From domain's DMARC policy (RFC 7489) with the SPF and DKIM results; the "
+     "policy is looked up in DNS (the node's dns_* parameters), so without a resolver the "
+     "check says nothing."},
+    {"check.dmarc.reject_action", P_ENUM, "reject", 0, 0, "none|tag|quarantine|reject",
+     "What a message gets when DMARC fails and the policy says p=reject (or sp=reject); `none` "
+     "leaves it to the score."},
+    {"check.dmarc.quarantine_action", P_ENUM, "quarantine", 0, 0, "none|tag|quarantine|reject",
+     "What a message gets when DMARC fails and the policy says quarantine (or reject, when "
+     "pct= did not select the message)."},
+    {"check.dmarc.none_action", P_ENUM, "none", 0, 0, "none|tag|quarantine|reject",
+     "What a message gets when DMARC fails and the policy says p=none (monitoring only)."},
+    {"check.dmarc.exempt_domains", P_STR, "", NOB,
+     "From domains whose policy is evaluated and reported but never enforced (a partner whose "
+     "mail is known to break alignment); a domain covers its subdomains. Comma-separated."},
+    {"check.dmarc.trusted_networks", P_STR, "", NOB,
+     "Client networks (CIDR, comma-separated) whose mail is not checked at all: your own "
+     "outbound relays and internal hosts."},
+    {"check.dmarc.skip_authenticated", P_BOOL, "yes", NOB,
+     "Do not check mail from SASL-authenticated submitters (the envelope's auth_user)."},
+    /* -- end check.dmarc -- */
+    /* -- dmarc.report -- */
+    {"dmarc.report.org_name", P_STR, "", NOB,
+     "org_name of the aggregate reports this cluster sends (RFC 7489 7.2.1.1); `bulwarkctl "
+     "dmarc report --send` refuses to send without it."},
+    {"dmarc.report.email", P_STR, "", NOB,
+     "The reports' contact address and the From of the report mails; its domain is the "
+     "receiver part of the report file names."},
+    {"dmarc.report.extra_contact_info", P_STR, "", NOB,
+     "Optional extra_contact_info of the reports (a URL or phone number)."},
+    {"dmarc.report.relay", P_STR, "smtp://127.0.0.1:25", NOB,
+     "Where the master hands report mails to: an SMTP server that delivers to the Internet, as "
+     "smtp://HOST:PORT."},
+    {"dmarc.report.retention_days", P_INT, "14", 1, 3650, NULL,
+     "DMARC results kept for reports (one row per message whose From domain asks for reports); "
+     "older rows are deleted every maintenance_interval."},
+    /* -- end dmarc.report -- */
     {"quarantine.retention_days", P_INT, "30", 1, 3650, NULL,
      "Quarantined messages older than this are deleted (checked every maintenance_interval, "
      "default hourly)."},

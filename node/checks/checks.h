@@ -15,6 +15,7 @@ extern const check_def check_office;
 extern const check_def check_clamav;
 extern const check_def check_spf;
 extern const check_def check_dkim;
+extern const check_def check_dmarc;
 extern const check_def check_rules;
 extern const check_def check_bayes;
 extern const check_def check_fuzzy;

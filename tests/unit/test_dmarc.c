@@ -7,6 +7,7 @@
  * point here is which names are asked and what each answer leads to; the resolver
  * itself is tested with a real DNS server in tests/integration/test_dmarc.py. */
 #include "dmarc.h"
+#include "pipeline.h"
 #include "util.h"
 
 #include <setjmp.h>
@@ -521,6 +522,46 @@ static void test_evaluate_pct(void **state)
     assert_false(o.sampled_out);
 }
 
+/* The evaluation attached to a scan result is the task's own copy: the caller's strings
+ * may go away (ASan sees any use after free). */
+static void test_result_copy(void **state)
+{
+    (void)state;
+    char err[256];
+    params *cfg = params_new(&params_cluster);
+    pipeline *p = pipeline_new(cfg, 1, err, sizeof err);
+    assert_non_null(p);
+    params_destroy(&cfg);
+    scan_task *t = scan_task_new(p, "job-copy", NULL, (const uint8_t *)"", 0);
+    char *dom = xstrdup("example.com"), *rua = xstrdup("agg@example.com"), *sel = xstrdup("s1");
+    Bulwark__DmarcDkim k = BULWARK__DMARC_DKIM__INIT, *kv[] = {&k};
+    k.domain = dom;
+    k.selector = sel;
+    k.result = "pass";
+    Bulwark__DmarcResult d = BULWARK__DMARC_RESULT__INIT;
+    d.from_domain = dom;
+    d.policy_domain = dom;
+    d.rua = &rua;
+    d.n_rua = 1;
+    d.p = "reject";
+    d.pct = 40;
+    d.dkim = kv;
+    d.n_dkim = 1;
+    task_set_dmarc(t, &d);
+    free(dom);
+    free(rua);
+    free(sel);
+    const Bulwark__DmarcResult *r = scan_result(t)->dmarc;
+    assert_non_null(r);
+    assert_string_equal(r->from_domain, "example.com");
+    assert_string_equal(r->rua[0], "agg@example.com");
+    assert_string_equal(r->dkim[0]->selector, "s1");
+    assert_string_equal(r->sp, ""); /* unset strings become "" for the packer */
+    assert_int_equal(r->pct, 40);
+    scan_task_destroy(&t);
+    pipeline_release(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_evaluate_alignment),
         cmocka_unit_test(test_evaluate_policy_choice),
         cmocka_unit_test(test_evaluate_pct),
+        cmocka_unit_test(test_result_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
