@@ -398,9 +398,10 @@ static const param_def cluster_defs[] = {
     {"check.dmarc.exempt_domains", P_STR, "", NOB,
      "From domains whose policy is evaluated and reported but never enforced (a partner whose "
      "mail is known to break alignment); a domain covers its subdomains. Comma-separated."},
-    {"check.dmarc.trusted_networks", P_STR, "", NOB,
-     "Client networks (CIDR, comma-separated) whose mail is not checked at all: your own "
-     "outbound relays and internal hosts."},
+    {"check.dmarc.trusted_networks", P_STR, "127.0.0.0/8,::1", NOB,
+     "Client networks (addresses or CIDR, comma-separated) whose mail is not checked at all: "
+     "your own outbound relays and internal hosts (keep it in step with "
+     "check.spf.trusted_networks)."},
     {"check.dmarc.skip_authenticated", P_BOOL, "yes", NOB,
      "Do not check mail from SASL-authenticated submitters (the envelope's auth_user)."},
     /* -- end check.dmarc -- */
