@@ -5,17 +5,23 @@
  *             [--headers LIST] [--identity I] [--expire SECONDS] [--length]
  *             [--header-only] FILE
  *   dkim keygen --type rsa|ed25519 [--bits N] --selector S --domain D --out PEM
+ *   dkim secret --out FILE
+ *   dkim seal --secret FILE --domain D --selector S PEM
  *
  * verify runs node/dkim.c over each file with a resolver of its own (libunbound:
  * the --dns forwarder, else full recursion), one DNS batch per file. sign prints the
  * message with the new DKIM-Signature on top, in the message's own line ends. keygen
  * writes the private key (mode 0600, never over an existing file) and prints the TXT
- * record to publish, cut into 255-byte strings. */
+ * record to publish, cut into 255-byte strings. secret writes a new cluster key for
+ * the nodes' dkim_key_file; seal encrypts a private key with it into the value of a
+ * dkim.sign.DOMAIN.SELECTOR configuration key (node/dkimseal.h). */
 #include "dkimctl.h"
 #include "cli.h"
 #include "dkim.h"
+#include "dkimseal.h"
 #include "dns.h"
 #include "json.h"
+#include "params.h"
 #include "util.h"
 
 #include <openssl/crypto.h>
@@ -36,7 +42,9 @@ static const char *usage_text =
     "           [--headers from:to:...] [--identity I] [--expire SECONDS] [--length]\n"
     "           [--header-only] FILE\n"
     "       bulwarkctl dkim keygen --type rsa|ed25519 [--bits 2048] --selector S\n"
-    "           --domain D --out PEM\n";
+    "           --domain D --out PEM\n"
+    "       bulwarkctl dkim secret --out FILE\n"
+    "       bulwarkctl dkim seal --secret FILE --domain D --selector S PEM\n";
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage(const char *fmt, ...)
@@ -288,6 +296,15 @@ static int cmd_sign(int argc, char **argv)
 
 /* ---- keygen --------------------------------------------------------------------------- */
 
+/* The key record in zone-file syntax, cut into character-strings of 255 bytes. */
+static void print_record(FILE *f, const char *owner, const char *rec)
+{
+    fprintf(f, "%s. IN TXT (", owner);
+    for (size_t i = 0, n = strlen(rec); i < n; i += 255)
+        fprintf(f, " \"%.255s\"", rec + i);
+    fprintf(f, " )\n");
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -347,13 +364,96 @@ static int cmd_keygen(int argc, char **argv)
         fprintf(stderr, "bulwarkctl: %s: %s\n", out, strerror(errno));
     if (ok) {
         printf("wrote %s (private key, %s %u bits)\n", out, type, dkim_signkey_bits(k));
-        printf("publish this TXT record:\n%s. IN TXT (", norm);
-        for (size_t i = 0, n = strlen(rec); i < n; i += 255)
-            printf(" \"%.255s\"", rec + i);
-        printf(" )\n");
+        printf("publish this TXT record:\n");
+        print_record(stdout, norm, rec);
     }
     wipe_free(pem, plen);
     free(rec);
+    dkim_signkey_destroy(&k);
+    return ok ? 0 : 1;
+}
+
+/* ---- keys for the mail path ------------------------------------------------------- */
+
+/* Writes text to a new file of mode 0600 (never over an existing one). */
+static bool write_new(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    size_t n = strlen(text);
+    bool ok = fd >= 0 && write(fd, text, n) == (ssize_t)n;
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    if (!ok)
+        fprintf(stderr, "bulwarkctl: %s: %s\n", path, strerror(errno));
+    return ok;
+}
+
+static int cmd_secret(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "--out") != 0)
+        return usage("secret: --out FILE");
+    char *text = dkimseal_new_key_text();
+    bool ok = write_new(argv[2], text);
+    wipe_free(text, strlen(text));
+    if (ok)
+        printf("wrote %s: give it to every node as dkim_key_file (mode 600, owned by the "
+               "user bulwark-node starts as)\n",
+               argv[2]);
+    return ok ? 0 : 1;
+}
+
+static int cmd_seal(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"secret", required_argument, 0, 'k'},
+        {"domain", required_argument, 0, 'd'},
+        {"selector", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *secret = NULL, *domain = NULL, *selector = NULL;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'k': secret = optarg; break;
+        case 'd': domain = optarg; break;
+        case 's': selector = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: return usage("seal: bad option");
+        }
+    }
+    if (!secret || !domain || !selector || optind + 1 != argc)
+        return usage("seal: --secret, --domain, --selector and one PEM file are required");
+    char name[400], d[300], err[512];
+    snprintf(name, sizeof name, "dkim.sign.%s.%s", domain, selector);
+    const char *sel = params_dkim_key(name, d, sizeof d);
+    if (!sel || strcmp(sel, selector) != 0 || strcmp(d, domain) != 0)
+        return usage("seal: '%s' is not a key name (lower-case domain, one-label selector)", name);
+    uint8_t key[DKIMSEAL_KEY_BYTES];
+    if (!dkimseal_load(secret, key, err, sizeof err)) {
+        fprintf(stderr, "bulwarkctl: %s\n", err);
+        return 1;
+    }
+    size_t len;
+    char *pem = read_key(argv[optind], &len);
+    dkim_signkey *k = pem ? dkim_signkey_load(pem, len, err, sizeof err) : NULL;
+    if (pem && !k)
+        fprintf(stderr, "bulwarkctl: %s: %s\n", argv[optind], err);
+    char *sealed = k ? dkimseal_seal(key, pem, len) : NULL;
+    OPENSSL_cleanse(key, sizeof key);
+    wipe_free(pem, len);
+    bool ok = sealed != NULL;
+    if (ok) {
+        char *rec = dkim_signkey_record(k), owner[300];
+        printf("%s=%s\n", name, sealed);
+        snprintf(owner, sizeof owner, "%s._domainkey.%s", selector, domain);
+        fprintf(stderr, "bulwarkctl config set with the line above makes the nodes sign with it; "
+                        "publish first:\n");
+        print_record(stderr, owner, rec);
+        free(rec);
+    }
+    free(sealed);
     dkim_signkey_destroy(&k);
     return ok ? 0 : 1;
 }
@@ -367,5 +467,9 @@ int dkimctl_main(int argc, char **argv)
         return cmd_sign(argc - 1, argv + 1);
     if (strcmp(sub, "keygen") == 0)
         return cmd_keygen(argc - 1, argv + 1);
-    return usage("say verify, sign or keygen");
+    if (strcmp(sub, "secret") == 0)
+        return cmd_secret(argc - 1, argv + 1);
+    if (strcmp(sub, "seal") == 0)
+        return cmd_seal(argc - 1, argv + 1);
+    return usage("say verify, sign, keygen, secret or seal");
 }

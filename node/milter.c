@@ -340,6 +340,12 @@ static void add_verdict_headers(SMFICTX *ctx, conn *c, const char *job_id,
             continue;
         if (ours) {
             add_header(ctx, c, h->name + 10, h->value);
+        } else if (strcasecmp(h->name, "DKIM-Signature") == 0) {
+            /* on top, as signers do, and folded as signed */
+            char *val = milter_folded_value(h->value, c->leadspc);
+            if (!val || smfi_insheader(ctx, 0, h->name, val) != MI_SUCCESS)
+                log_warn("event=add_header_failed header=DKIM-Signature");
+            free(val);
         } else {
             char *val = milter_header_value(h->value, c->leadspc);
             smfi_addheader(ctx, h->name, val);

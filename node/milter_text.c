@@ -78,6 +78,30 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
     return n;
 }
 
+char *milter_folded_value(const char *in, bool lead)
+{
+    size_t n = strlen(in);
+    if (n > MILTER_FOLDED_MAX)
+        return NULL;
+    while (*in == ' ' || *in == '\t')
+        in++;
+    char *v = xmalloc(n + 2), *o = v;
+    if (lead)
+        *o++ = ' ';
+    for (const char *p = in; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && p[1] == '\n')
+                p++;
+            *o++ = p[1] == ' ' || p[1] == '\t' ? '\n' : ' ';
+            continue;
+        }
+        *o++ = (c < 32 && c != '\t') || c == 127 ? ' ' : (char)c;
+    }
+    *o = '\0';
+    return v;
+}
+
 char *milter_header_value(const char *in, bool lead)
 {
     size_t len = utf8_cut(in, strlen(in), MILTER_VALUE_MAX);

@@ -34,6 +34,16 @@ void milter_reply_text(const char *in, const char *fallback, char *out, size_t o
  * (never inside a UTF-8 sequence). `lead` puts one space in front (leadspc). */
 char *milter_header_value(const char *in, bool lead);
 
+/* Longest folded value accepted: a DKIM-Signature of an 8192-bit key is ~1,700 bytes. */
+#define MILTER_FOLDED_MAX 8192
+
+/* A new string: a folded header value (DKIM-Signature) as libmilter wants it: a line
+ * break (CRLF, LF or CR) followed by white space becomes a bare LF (the MTA writes
+ * CRLF), any other line break or control byte a space; white space in front goes and
+ * `lead` puts one space back. NULL when longer than MILTER_FOLDED_MAX: a value cut
+ * short would be a broken signature. */
+char *milter_folded_value(const char *in, bool lead);
+
 /* True if `name` is a valid header field name: 1-76 printable ASCII, no colon. */
 bool milter_header_name_ok(const char *name);
 

@@ -15,6 +15,7 @@
  * progress, says a final Bye and exits. */
 #include "clam.h"
 #include "daemon.h"
+#include "dkimseal.h"
 #include "dns.h"
 #include "keys.h"
 #include "learn.h"
@@ -625,6 +626,13 @@ int main(int argc, char **argv)
     if (!redisx_configure(redis, (unsigned)params_int(n.cfg, "redis_timeout"), err, sizeof err))
         log_fatal("event=redis_config redis_server=\"%s\" error=\"%s\"", redis, err);
     dns_resolver *dns = node_resolver(n.cfg);
+    /* The DKIM cluster key is read as root, like the CURVE key, before -t answers. */
+    static uint8_t seal_key[DKIMSEAL_KEY_BYTES];
+    const char *seal_file = params_str(n.cfg, "dkim_key_file");
+    if (*seal_file && !dkimseal_load(seal_file, seal_key, err, sizeof err))
+        log_fatal("event=dkim_key_file error=\"%s\"", err);
+    if (*seal_file)
+        dkimseal_process_set(seal_key); /* before the first configuration is built */
     if (check_only) {
         printf("bulwark-node: configuration OK\n");
         dns_destroy(&dns);

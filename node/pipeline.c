@@ -77,8 +77,8 @@ struct scan_task {
     Bulwark__ScanResult result;
     Bulwark__Symbol *symv[MAX_SYMBOLS];
     Bulwark__Symbol symbols[MAX_SYMBOLS];
-    Bulwark__Header *hdrv[4];
-    Bulwark__Header headers[4];
+    Bulwark__Header *hdrv[4 + TASK_MAX_HEADERS];
+    Bulwark__Header headers[4 + TASK_MAX_HEADERS];
     size_t dropped_symbols;
     Bulwark__Action forced;
     const char *forced_reason;
@@ -472,6 +472,15 @@ static void add_header(scan_task *t, const char *name, char *value)
     t->hdrv[t->result.n_add_headers++] = h;
 }
 
+bool task_add_header(scan_task *t, const char *name, const char *value)
+{
+    if (t->result.n_add_headers + 3 >= sizeof t->hdrv / sizeof t->hdrv[0])
+        return false; /* room is kept for the three X-Bulwark-* fields of the policy */
+    t->result.add_headers = t->hdrv;
+    add_header(t, arena_strdup(t->a, name), arena_strdup(t->a, value));
+    return true;
+}
+
 /* The thresholds and adjustment for this message's recipients: each recipient's own
  * (user, else domain, else global, per value), then the strictest across recipients
  * (lowest thresholds, highest adjustment). `scope` names what applied ("" = global). */
@@ -596,6 +605,9 @@ void scan_run(scan_task *t)
     for (size_t i = 0; i < NCHECKS; i++) /* Bayes autolearn reads the verdict */
         if (t->pl->enabled[i] && registry[i] == &check_bayes)
             check_bayes_autolearn(t, t->pl->state[i]);
+    for (size_t i = 0; i < NCHECKS; i++)
+        if (t->pl->enabled[i] && registry[i]->finish)
+            registry[i]->finish(t, t->pl->state[i]);
     uint64_t us = mono_us() - t0;
     t->result.scan_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }

@@ -51,6 +51,9 @@ typedef struct {
      * so a check submits its lookups here (task_dns, dns_submit) and collects them in
      * run: the lookups of all checks are in flight together. */
     void (*start)(scan_task *t, const void *state);
+    /* Optional: called for every enabled check that has one after the policy, with the
+     * verdict in scan_result(t) (the DKIM signer signs only mail that leaves as it is). */
+    void (*finish)(scan_task *t, const void *state);
 } check_def;
 
 /* Builds a generation. `cfg` is copied. NULL with err set if a check refuses it. */
@@ -91,6 +94,12 @@ void task_symbol_scaled(scan_task *t, const char *name, double factor, const cha
     __attribute__((format(printf, 4, 5)));
 /* Sets an action whatever the score; the most severe forced action wins. */
 void task_force(scan_task *t, Bulwark__Action a, const char *reason);
+/* Asks for a header field in the delivered message (ScanResult.add_headers; the milter
+ * puts DKIM-Signature on top, others at the end). Name and value are copied; the
+ * value may be folded with CRLF and white space. False when the task has no room left
+ * (TASK_MAX_HEADERS beyond its own X-Bulwark-* fields). */
+bool task_add_header(scan_task *t, const char *name, const char *value);
+#define TASK_MAX_HEADERS 8
 /* Whether a check that ran before this one added the symbol (the rule engine's meta
  * rules over other checks' findings). */
 bool task_has_symbol(const scan_task *t, const char *name);

@@ -140,6 +140,10 @@ static const param_def node_defs[] = {
      "Memory for cached DNS answers (a third for whole answers, the rest for their records); "
      "about 1 KiB per name. When it is full the least recently used answers go first."},
     /* -- end dns (node) -- */
+    {"dkim_key_file", P_STR, "", NOB,
+     "File with the cluster key that opens the DKIM signing keys sealed in the configuration "
+     "(dkim.sign.DOMAIN.SELECTOR, `bulwarkctl dkim secret` and `dkim seal`); read at start, "
+     "before privileges are dropped; mode 600 or 640. Empty: this node signs nothing."},
     {"user", P_STR, "", NOB, "Started as root: switch to this user once keys are read."},
     {"log_level", P_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe level logged."},
 };
@@ -381,6 +385,10 @@ static const param_def cluster_defs[] = {
     {"check.dkim.action", P_ENUM, "none", 0, 0, "none|tag|quarantine|reject",
      "What a message gets whose signatures include a failing one and no passing one (keys in "
      "test mode aside); `none` leaves it to the score."},
+    {"check.dkim.sign_networks", P_STR, "", NOB,
+     "Clients (addresses or CIDR networks, comma-separated) whose mail is signed when its "
+     "From domain has a key (dkim.sign.DOMAIN.SELECTOR); mail from SASL-authenticated "
+     "submitters is signed whatever their address."},
     /* -- end check.dkim -- */
     /* -- check.dmarc -- */
     {"check.dmarc.enabled", P_BOOL, "yes", NOB,
@@ -489,7 +497,11 @@ TABLE(
     "`policy.user.ceo@example.org.adjust = 2`. Names are lower case. A user's setting "
     "wins over its domain's, the domain's over the global one. A message to several "
     "recipients gets the strictest of their policies (lowest thresholds, highest "
-    "adjustment): one SMTP transaction gets one verdict.",
+    "adjustment): one SMTP transaction gets one verdict.\n\n"
+    "DKIM signing keys (text): `dkim.sign.DOMAIN.SELECTOR = enc:...`, a private key sealed "
+    "with the cluster key by `bulwarkctl dkim seal` (never the PEM itself); nodes with that "
+    "key in their dkim_key_file sign mail from DOMAIN with every key configured for it "
+    "(docs/dkim.md). Selectors are one DNS label here.",
     true);
 
 /* ---- values ------------------------------------------------------------------- */
@@ -563,8 +575,36 @@ const char *params_scoped_key(const char *key, char *scope, size_t scopelen)
     return dot + 1;
 }
 
+const char *params_dkim_key(const char *key, char *domain, size_t domainlen)
+{
+    if (strncmp(key, "dkim.sign.", 10) != 0)
+        return NULL;
+    const char *name = key + 10, *dot = strrchr(name, '.');
+    if (!dot || dot == name || dot[-1] == '.' || name[0] == '.' || !dot[1] || strlen(name) > 300)
+        return NULL;
+    for (const char *c = name; *c; c++)
+        if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '-' || *c == '_' ||
+              (*c == '.' && c[1] != '.')))
+            return NULL;
+    if (domain && domainlen)
+        snprintf(domain, domainlen, "%.*s", (int)(dot - name), name);
+    return dot + 1;
+}
+
+/* A sealed key as `bulwarkctl dkim seal` writes it: "enc:" and base64, nothing else (a
+ * PEM pasted by mistake is refused before it reaches the database). */
+static bool dkim_sealed(const char *v)
+{
+    size_t n = strlen(v);
+    return n > 4 && n <= 16384 && strncmp(v, "enc:", 4) == 0 &&
+           strspn(v + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
+               n - 4;
+}
+
 static bool is_dynamic(const param_table *t, const char *key)
 {
+    if (t->scoped_policy && params_dkim_key(key, NULL, 0))
+        return true;
     if (t->scoped_policy && params_scoped_key(key, NULL, 0))
         return true;
     if (!t->dynamic_prefix || strncmp(key, t->dynamic_prefix, strlen(t->dynamic_prefix)) != 0)
@@ -784,6 +824,14 @@ bool params_check(const param_table *t, const char *key, const char *value, char
     pval v = {0};
     if (d)
         return parse_value(d, value, &v, err, errlen);
+    if (t->scoped_policy && params_dkim_key(key, NULL, 0)) {
+        if (dkim_sealed(value))
+            return true;
+        snprintf(err, errlen,
+                 "%s wants a sealed key (enc:BASE64 from `bulwarkctl dkim seal`), never a PEM",
+                 key);
+        return false;
+    }
     if (is_dynamic(t, key)) {
         param_def dd = {key, P_DOUBLE, "0", -100000, 100000, NULL, NULL};
         return parse_value(&dd, value, &v, err, errlen);

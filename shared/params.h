@@ -42,7 +42,8 @@ typedef struct {
     const char *dynamic_prefix;
     const char *dynamic_doc;
     /* Also accept the scoped policy keys policy.domain.<domain>.<what> and
-     * policy.user.<address>.<what> (P_DOUBLE; see params_scoped_key). */
+     * policy.user.<address>.<what> (P_DOUBLE; see params_scoped_key), and the DKIM
+     * signing keys dkim.sign.<domain>.<selector> (sealed text; params_dkim_key). */
     bool scoped_policy;
 } param_table;
 
@@ -87,6 +88,10 @@ bool params_bool(const params *p, const char *name);
  * NULL when the key is not one. Scope names are lower case (domains without '@',
  * users with one). */
 const char *params_scoped_key(const char *key, char *scope, size_t scopelen);
+/* Splits a DKIM signing key "dkim.sign.example.org.sel1" into its domain (written
+ * into domain) and selector (the returned pointer into key: the last label). NULL when
+ * the key is not one. Names are lower case. */
+const char *params_dkim_key(const char *key, char *domain, size_t domainlen);
 
 /* Symbol weights under the table's dynamic prefix; false when not set. */
 bool params_dynamic(const params *p, const char *name, double *out);

@@ -1,4 +1,4 @@
-/* dkim.c - the DKIM check: every signature of the message verified (node/dkim.h).
+/* dkim.c - the DKIM check: every signature verified (node/dkim.h), and signing.
  *
  * start() reads the DKIM-Signature fields and submits the key lookups
  * (<s>._domainkey.<d> TXT) to the task's DNS batch; run() reads them again, waits
@@ -8,20 +8,46 @@
  * Keys in test mode (t=y) are noted, and a result that only such keys gave weighs
  * nothing (RFC 6376 3.6.1: treat them like unsigned mail). Every signature's result
  * and d= go to task_auth(t) for DMARC. Without a resolver (no dns_* configuration,
- * no --dns) the check stays silent. */
+ * no --dns) verification stays silent.
+ *
+ * finish() signs, after the policy: mail from a SASL-authenticated submitter or a
+ * check.dkim.sign_networks client, whose single From domain has keys in the
+ * configuration (dkim.sign.DOMAIN.SELECTOR, sealed; node/dkimseal.h), gets one
+ * DKIM-Signature per key (relaxed/relaxed, so the MTA's re-folding does not matter)
+ * as a header for the milter to put on top. Mail the verdict holds back or whose
+ * Subject the milter will change is not signed. The keys are opened once per
+ * configuration generation; a key this node cannot open is reported on each message
+ * it should have signed (DKIM_UNSIGNED), never refuses the configuration. */
 #include "dkim.h"
 #include "checks.h"
+#include "dkimseal.h"
 #include "log.h"
+#include "spf.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define SIGN_KEYS_MAX 64
+#define SIGN_NETS_MAX 64
+
+typedef struct {
+    char domain[256], selector[64];
+    dkim_signkey *key; /* NULL when it could not be opened: */
+    char error[200]; /* why */
+} sign_key;
 
 typedef struct {
     dkim_opts o;
     Bulwark__Action action;
     bool force;
+    sign_key keys[SIGN_KEYS_MAX];
+    size_t nkeys;
+    spf_ip net[SIGN_NETS_MAX];
+    unsigned prefix[SIGN_NETS_MAX];
+    size_t nnets;
 } dkim_state;
 
 static const symbol_def dkim_symbols[] = {
@@ -33,8 +59,83 @@ static const symbol_def dkim_symbols[] = {
     {"DKIM_PERMERROR", 0.0,
      "A DKIM signature that cannot be checked: bad syntax, no key published, unusable key"},
     {"DKIM_NONE", 0.0, "The message has no DKIM signature"},
+    {"DKIM_SIGNED", 0.0,
+     "Bulwark signed the message (after the policy: the weight is not counted)"},
+    {"DKIM_UNSIGNED", 0.0,
+     "Mail that should have been signed was not: the key cannot be opened on this node, "
+     "the verdict holds the message or changes its Subject, or From is not one address"},
     {NULL, 0, NULL},
 };
+
+static void dkim_state_free(void *state)
+{
+    dkim_state *s = state;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nkeys; i++)
+        dkim_signkey_destroy(&s->keys[i].key);
+    free(s);
+}
+
+static bool sign_networks(const params *cfg, dkim_state *s, char *err, size_t errlen)
+{
+    strlist nets = {0};
+    check_param_list(cfg, "check.dkim.sign_networks", &nets);
+    bool ok = true;
+    for (size_t i = 0; ok && i < nets.n; i++) {
+        if (s->nnets == SIGN_NETS_MAX) {
+            snprintf(err, errlen, "check.dkim.sign_networks: more than %d networks", SIGN_NETS_MAX);
+            ok = false;
+        } else if (!spf_cidr_parse(nets.v[i], &s->net[s->nnets], &s->prefix[s->nnets])) {
+            snprintf(err, errlen,
+                     "check.dkim.sign_networks: '%s' is not an address or CIDR network", nets.v[i]);
+            ok = false;
+        } else {
+            s->nnets++;
+        }
+    }
+    strlist_free(&nets);
+    return ok;
+}
+
+/* Opens one dkim.sign.DOMAIN.SELECTOR value; a failure is kept as the key's error. */
+static void open_key(sign_key *k, const char *value)
+{
+    const uint8_t *secret = dkimseal_process();
+    char err[160];
+    size_t len;
+    char *pem = secret ? dkimseal_open(secret, value, &len, err, sizeof err) : NULL;
+    if (!secret)
+        snprintf(k->error, sizeof k->error, "this node has no dkim_key_file");
+    else if (!pem)
+        snprintf(k->error, sizeof k->error, "%s", err);
+    else if (!(k->key = dkim_signkey_load(pem, len, err, sizeof err)))
+        snprintf(k->error, sizeof k->error, "sealed key: %s", err);
+    dkimseal_free(pem, pem ? len : 0);
+    if (!k->key)
+        log_warn("event=dkim_key_unusable key=dkim.sign.%s.%s error=\"%s\"", k->domain, k->selector,
+                 k->error);
+}
+
+static void sign_keys(const params *cfg, dkim_state *s)
+{
+    const char *key, *value;
+    for (size_t it = 0; params_next_set(cfg, &it, &key, &value);) {
+        char domain[256];
+        const char *sel = params_dkim_key(key, domain, sizeof domain);
+        if (!sel || strlen(sel) >= sizeof s->keys[0].selector)
+            continue;
+        if (s->nkeys == SIGN_KEYS_MAX) {
+            log_warn("event=dkim_keys_ignored reason=\"more than %d dkim.sign keys\" key=%s",
+                     SIGN_KEYS_MAX, key);
+            continue;
+        }
+        sign_key *k = &s->keys[s->nkeys++];
+        snprintf(k->domain, sizeof k->domain, "%s", domain);
+        snprintf(k->selector, sizeof k->selector, "%s", sel);
+        open_key(k, value);
+    }
+}
 
 static bool dkim_init(const params *cfg, void **state, char *err, size_t errlen)
 {
@@ -45,6 +146,11 @@ static bool dkim_init(const params *cfg, void **state, char *err, size_t errlen)
     s->o.min_rsa_bits = (unsigned)params_int(cfg, "check.dkim.min_rsa_bits");
     s->o.future_s = params_int(cfg, "check.dkim.future_tolerance") / 1000;
     s->force = check_param_action(cfg, "check.dkim.action", &s->action);
+    if (!sign_networks(cfg, s, err, errlen)) {
+        dkim_state_free(s);
+        return false;
+    }
+    sign_keys(cfg, s);
     *state = s;
     return true;
 }
@@ -125,11 +231,104 @@ static void dkim_run(scan_task *t, const void *state)
     dkim_verifier_destroy(&v);
 }
 
+/* ---- signing ---------------------------------------------------------------------- */
+
+/* Whether the sender may have its mail signed: logged in, or a listed client. */
+static bool may_sign(const dkim_state *s, const Bulwark__Envelope *env)
+{
+    if (!env)
+        return false;
+    if (env->auth_user && *env->auth_user)
+        return true;
+    spf_ip ip;
+    if (!env->client_ip || !spf_ip_parse(env->client_ip, &ip))
+        return false;
+    for (size_t i = 0; i < s->nnets; i++)
+        if (spf_ip_match(&ip, &s->net[i], s->prefix[i]))
+            return true;
+    return false;
+}
+
+/* The domain of the one address in the From value ("Name <a@b.example>", "a@b.example
+ * (comment)"), lower case; false when there is not exactly one. */
+static bool from_domain(const char *from, char *out, size_t outlen)
+{
+    const char *lt = strchr(from, '<'), *start = lt ? lt + 1 : from;
+    const char *end = lt ? strchr(start, '>') : start + strcspn(start, " \t(,;");
+    if (!end || (lt && strchr(end + 1, '<')) || (!lt && strchr(end, '@')))
+        return false;
+    const char *at = memrchr(start, '@', (size_t)(end - start));
+    if (!at || end - at - 1 <= 0 || (size_t)(end - at) > outlen)
+        return false;
+    size_t n = 0;
+    for (const char *c = at + 1; c < end; c++) {
+        if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '.' || *c == '_'))
+            return false;
+        out[n++] = (char)tolower((unsigned char)*c);
+    }
+    out[n] = '\0';
+    return true;
+}
+
+static void dkim_finish(scan_task *t, const void *state)
+{
+    const dkim_state *s = state;
+    if (!s->nkeys || !may_sign(s, task_envelope(t)))
+        return;
+    const hdr_block *h = task_headers(t);
+    char domain[256];
+    if (hdr_count(h, "From") != 1 || !from_domain(hdr_get(h, "From"), domain, sizeof domain)) {
+        if (hdr_count(h, "From") != 0)
+            log_debug("job=%s event=dkim_not_signed reason=\"From is not one address\"",
+                      task_job_id(t));
+        return;
+    }
+    const Bulwark__ScanResult *r = scan_result(t);
+    const char *held = NULL;
+    if (r->action != BULWARK__ACTION__ACTION_PASS && r->action != BULWARK__ACTION__ACTION_TAG)
+        held = action_name(r->action);
+    else if (r->subject_prefix && *r->subject_prefix)
+        held = "tag (the Subject gets the prefix)";
+    size_t len;
+    const uint8_t *raw = task_raw(t, &len);
+    for (size_t i = 0; i < s->nkeys; i++) {
+        const sign_key *k = &s->keys[i];
+        if (strcmp(k->domain, domain) != 0)
+            continue;
+        if (held || !k->key) {
+            task_symbol(t, "DKIM_UNSIGNED", "d=%s s=%s: %s%s", k->domain, k->selector,
+                        held ? "verdict " : "", held ? held : k->error);
+            continue;
+        }
+        dkim_sign_opts so = {.domain = k->domain,
+                             .selector = k->selector,
+                             .alg = dkim_signkey_type(k->key) == DKIM_KEY_ED25519
+                                        ? DKIM_ALG_ED25519_SHA256
+                                        : DKIM_ALG_RSA_SHA256,
+                             .hcanon = DKIM_CANON_RELAXED,
+                             .bcanon = DKIM_CANON_RELAXED,
+                             .now = task_time(t)};
+        char err[200];
+        char *field = dkim_sign(k->key, &so, raw, len, err, sizeof err);
+        if (!field) {
+            task_symbol(t, "DKIM_UNSIGNED", "d=%s s=%s: %s", k->domain, k->selector, err);
+        } else if (!task_add_header(t, "DKIM-Signature", field + strlen("DKIM-Signature:"))) {
+            task_symbol(t, "DKIM_UNSIGNED", "d=%s s=%s: too many header fields to add", k->domain,
+                        k->selector);
+        } else {
+            task_symbol(t, "DKIM_SIGNED", "d=%s s=%s a=%s", k->domain, k->selector,
+                        dkim_alg_name(so.alg));
+        }
+        free(field);
+    }
+}
+
 const check_def check_dkim = {
     .name = "dkim",
     .symbols = dkim_symbols,
     .init = dkim_init,
     .start = dkim_start,
     .run = dkim_run,
-    .free = free,
+    .finish = dkim_finish,
+    .free = dkim_state_free,
 };

@@ -5,8 +5,10 @@
  * published keys, verified at a fixed time. Keys are handed to the verifier as DNS
  * would give them; the DNS path itself is tested in tests/integration/test_dkim.py.
  * Round trips sign with freshly generated RSA and Ed25519 keys, then change the body,
- * a signed header or add a second From, and expect the matching failure. */
+ * a signed header or add a second From, and expect the matching failure. Sealing
+ * (node/dkimseal.h) round-trips a key and refuses another cluster key or a change. */
 #include "dkim.h"
+#include "dkimseal.h"
 #include "util.h"
 
 #include <setjmp.h>
@@ -20,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- vectors ------------------------------------------------------------------------ */
 
@@ -848,6 +852,65 @@ static void test_length(void **state)
     dkim_signkey_destroy(&k);
 }
 
+/* ---- keys sealed for the configuration ------------------------------------------------ */
+
+static void test_seal(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_dkim_XXXXXX", path[64], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/cluster.key", dir);
+    char *text = dkimseal_new_key_text();
+    assert_int_equal(strlen(text), 45); /* 44 base64 characters and a newline */
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    uint8_t key[DKIMSEAL_KEY_BYTES], other[DKIMSEAL_KEY_BYTES];
+    chmod(path, 0644);
+    assert_false(dkimseal_load(path, key, err, sizeof err));
+    assert_non_null(strstr(err, "open to all users"));
+    chmod(path, 0600);
+    assert_true(dkimseal_load(path, key, err, sizeof err));
+
+    dkim_signkey *k = dkim_signkey_generate(DKIM_KEY_ED25519, 0, err, sizeof err);
+    char *pem = dkim_signkey_pem(k);
+    char *sealed = dkimseal_seal(key, pem, strlen(pem));
+    assert_true(dkimseal_is_sealed(sealed));
+    assert_null(strstr(sealed, "PRIVATE")); /* nothing of the PEM shows */
+    char *again = dkimseal_seal(key, pem, strlen(pem));
+    assert_string_not_equal(sealed, again); /* a fresh nonce each time */
+    free(again);
+    size_t len;
+    char *opened = dkimseal_open(key, sealed, &len, err, sizeof err);
+    assert_non_null(opened);
+    assert_int_equal(len, strlen(pem));
+    assert_string_equal(opened, pem);
+    dkimseal_free(opened, len);
+
+    memcpy(other, key, sizeof other);
+    other[0] ^= 1;
+    assert_null(dkimseal_open(other, sealed, &len, err, sizeof err));
+    assert_non_null(strstr(err, "does not open"));
+    sealed[20] = sealed[20] == 'A' ? 'B' : 'A'; /* changed in the database */
+    assert_null(dkimseal_open(key, sealed, &len, err, sizeof err));
+    assert_null(dkimseal_open(key, "-----BEGIN PRIVATE KEY-----", &len, err, sizeof err));
+    assert_non_null(strstr(err, "not a sealed key"));
+    assert_null(dkimseal_open(key, "enc:AAAA", &len, err, sizeof err));
+
+    f = fopen(path, "w");
+    fputs("not a key\n", f);
+    fclose(f);
+    assert_false(dkimseal_load(path, key, err, sizeof err));
+    assert_non_null(strstr(err, "not a DKIM cluster key"));
+    unlink(path);
+    assert_false(dkimseal_load(path, key, err, sizeof err));
+    rmdir(dir);
+    free(sealed);
+    free(pem);
+    dkim_signkey_destroy(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -868,6 +931,7 @@ int main(void)
         cmocka_unit_test(test_sign_ed25519),
         cmocka_unit_test(test_sign_keys),
         cmocka_unit_test(test_length),
+        cmocka_unit_test(test_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

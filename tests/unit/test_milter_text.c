@@ -73,6 +73,26 @@ static void test_header_value(void **state)
     assert_false(milter_header_name_ok("X:Bad"));
 }
 
+/* DKIM-Signature keeps its folding (bare LF + white space, as libmilter wants it);
+ * a line break that is not folding cannot start a new header field. */
+static void test_folded_value(void **state)
+{
+    char *v = milter_folded_value(" v=1; a=rsa-sha256;\r\n\tb=abc\r\n def", false);
+    assert_string_equal(v, "v=1; a=rsa-sha256;\n\tb=abc\n def");
+    free(v);
+    v = milter_folded_value("v=1;\r\nX-Evil: 1\n\tok\r\x01", true);
+    assert_string_equal(v, " v=1; X-Evil: 1\n\tok  ");
+    free(v);
+    char big[MILTER_FOLDED_MAX + 2];
+    memset(big, 'a', sizeof big);
+    big[sizeof big - 1] = '\0';
+    assert_null(milter_folded_value(big, false));
+    big[MILTER_FOLDED_MAX] = '\0';
+    v = milter_folded_value(big, false);
+    assert_int_equal(strlen(v), MILTER_FOLDED_MAX);
+    free(v);
+}
+
 static void test_subject(void **state)
 {
     char *v = milter_subject("[SPAM] ", " cheap watches", true);
@@ -111,7 +131,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_header), cmocka_unit_test(test_reply_text),
         cmocka_unit_test(test_header_value),  cmocka_unit_test(test_subject),
-        cmocka_unit_test(test_conn_spec),
+        cmocka_unit_test(test_conn_spec),     cmocka_unit_test(test_folded_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
