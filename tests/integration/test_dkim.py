@@ -346,3 +346,71 @@ def test_scan_without_resolver_is_silent(env):
     p = run("scan", "--local", "--json", write(env, "quiet.eml", dkimpy_sign(env, "py-rsa")))
     out = json.loads(p.stdout.decode().splitlines()[0])
     assert not [s for s in out["symbols"] if s["name"].startswith("DKIM_")]
+
+
+def test_signed_in_the_mail_path(cluster, tmp_path, env):
+    """Keys sealed into the configuration; a node with the cluster key signs mail from a
+    listed network as it passes the gateway (Postfix + milter), with both keys of the
+    domain; the delivered message verifies in dkimpy and in Bulwark. Mail of a domain
+    without keys, and mail the verdict rejects, leave unsigned."""
+    from mailpath import Milter, Postfix, Sink, allow_milter, swaks, wait_config_applied
+    from bulwark_harness import free_port, wait_for
+
+    secret = tmp_path / "dkim.secret"
+    assert run("dkim", "secret", "--out", secret).returncode == 0
+    sets = []
+    for sel in ("bw-rsa", "bw-ed"):
+        p = run("dkim", "seal", "--secret", secret, "--domain", DOMAIN, "--selector", sel,
+                env["tmp"] / f"{sel}.pem")
+        assert p.returncode == 0, p.stderr
+        line = p.stdout.decode().strip()
+        assert line.startswith(f"dkim.sign.{DOMAIN}.{sel}=enc:") and "PRIVATE" not in line
+        sets.append(line)
+    allow_milter(cluster)
+    cluster.start_master()
+    cluster.ctl("config", "set", *sets, "check.dkim.sign_networks=127.0.0.0/8")
+    cluster.start_node("node1", extra=f"dkim_key_file = {secret}\n")
+    wait_config_applied(cluster)
+    sink = Sink(tmp_path)
+    milter = Milter(cluster)
+    milter.start()
+    gw = Postfix("gw", free_port(), sink.port, milter.socket)
+    try:
+        gw.start()
+        ours = MESSAGE.replace(b"<notes-1@", b"<path-1@")
+        other = ours.replace(b"<path-1@", b"<path-2@").replace(
+            f"alice@{DOMAIN}".encode(), b"carol@other.example")
+        gtube = ours.replace(b"<path-1@", b"<path-3@").replace(
+            b"budget approved.", b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-"
+            b"EMAIL*C.34X")
+        for m in (ours, other):
+            rc, out = swaks(gw.listen, m.decode(), sender=f"alice@{DOMAIN}")
+            assert rc == 0, out
+        rc, out = swaks(gw.listen, gtube.decode(), sender=f"alice@{DOMAIN}")
+        assert "550" in out or "554" in out, out
+
+        def raw(msgid):
+            new = sink.dir / "new"
+            for f in (new.iterdir() if new.exists() else []):
+                data = f.read_bytes()
+                if msgid in data:
+                    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            return None
+        signed = wait_for(lambda: raw(b"<path-1@"), 30, 0.1, "delivery of the signed message")
+        unsigned = wait_for(lambda: raw(b"<path-2@"), 30, 0.1, "delivery of the other message")
+    finally:
+        gw.cleanup()
+        sink.stop()
+    head = signed.split(b"\r\n\r\n", 1)[0]
+    assert head.count(b"DKIM-Signature:") == 2, head.decode()
+    assert b"DKIM-Signature:" not in unsigned
+    # on top of the fields the gateway saw (Postfix's own Received goes above them)
+    assert head.index(b"DKIM-Signature:") < head.index(b"From:")
+    dnsfunc = dnsfunc_for(env["zone"])
+    d = dkim.DKIM(signed)
+    assert d.verify(idx=0, dnsfunc=dnsfunc) and d.verify(idx=1, dnsfunc=dnsfunc)
+    assert b"a=ed25519-sha256; c=relaxed/relaxed;" in head.replace(b"\r\n\t", b" ")
+    rc, out = verify(env, write(env, "path-signed.eml", signed))
+    assert rc == 0 and [s["result"] for s in out[0]["signatures"]] == ["pass", "pass"]
+    assert {s["selector"] for s in out[0]["signatures"]} == {"bw-rsa", "bw-ed"}
+    assert not dkim.verify(tamper_body(signed), dnsfunc=dnsfunc)
