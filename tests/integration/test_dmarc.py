@@ -237,10 +237,10 @@ def test_local_overrides(env):
 # ---- through the cluster, and the aggregate reports ----------------------------------
 
 
-def dmarc_cluster(cluster, env):
+def dmarc_cluster(cluster, env, master_extra=""):
     cluster.keygen("viewer")
     cluster.write_allowlist({"ctl": "admin", "node1": "node", "viewer": "client"})
-    cluster.start_master()
+    cluster.start_master(master_extra)
     cluster.start_node("node1", workers=2, extra=f"dns_forwarders = {env['dns']}\n")
     cluster.ctl("config", "set", "dmarc.report.org_name=Bulwark Test Receiver",
                 "dmarc.report.email=dmarc-reports@receiver.example")
@@ -394,6 +394,23 @@ def _up(port):
             return True
     except OSError:
         return False
+
+
+def test_results_aged_out(cluster, env, tmp_path):
+    dmarc_cluster(cluster, env, "maintenance_interval = 1s\n")
+    cluster.ctl("config", "set", "dmarc.report.retention_days=3")
+    ids = [scan_record(cluster, tmp_path, f"a{i}.eml", message(f"a{i}@example.com", f"age {i}"),
+                       GOOD_IP, f"a{i}@example.com")["job_id"] for i in range(2)]
+    table = f"{cluster.db_name}.dmarc_result"
+
+    def count():
+        return int(cluster.db.sql(f"SELECT COUNT(*) FROM {table}").stdout.strip())
+    assert count() == 2
+    cluster.db.sql(f"UPDATE {table} SET time = NOW(3) - INTERVAL 4 DAY WHERE job_id = '{ids[0]}'")
+    wait_for(lambda: count() == 1, 10, 0.2, "the old DMARC result aged out")
+    left = cluster.db.sql(f"SELECT job_id FROM {table}").stdout.strip()
+    assert left == ids[1]
+    assert "event=aging table=dmarc_result deleted=1 days=3" in cluster.procs["master"].log_text()
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
