@@ -370,6 +370,11 @@ static void send_report(store *st, const dmarcrep_config *cfg, const dmarcrep_me
         o->send_result = xstrdup("not sent: no rua address");
         return;
     }
+    if (strncmp(cfg->relay, "smtp://", 7) != 0 && strncmp(cfg->relay, "smtps://", 8) != 0) {
+        o->send_result =
+            xasprintf("not sent: dmarc.report.relay '%s' is not smtp://HOST:PORT", cfg->relay);
+        return;
+    }
     bool sent = false;
     char *before = NULL;
     if (!store_dmarc_sent(st, domain, day, &sent, &before, err, sizeof err)) {

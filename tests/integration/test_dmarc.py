@@ -354,6 +354,12 @@ def test_cluster_verdicts_and_aggregate_report(cluster, env, tmp_path):
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 1 and "403" in r.stderr and "needs role admin" in r.stderr
 
+        # A relay that is not an SMTP URL: nothing is sent, the exit status says so.
+        cluster.ctl("config", "set", "dmarc.report.relay=mail.example:25")
+        r = cluster.ctl("dmarc", "report", "--day", day, "--domain", "example.com", "--send",
+                        check=False)
+        assert r.returncode == 1 and "not sent: dmarc.report.relay 'mail.example:25'" in r.stdout
+
         # One domain, sent through the relay: once.
         cluster.ctl("config", "set", f"dmarc.report.relay=smtp://127.0.0.1:{sink_port}")
         wait_for(lambda: _up(sink_port), 10, 0.05, "SMTP sink listening")
