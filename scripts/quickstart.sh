@@ -23,6 +23,7 @@ CTL=$BUILD/node/bulwarkctl
 SMTP_PORT=${BULWARK_SMTP_PORT:-2525}
 SINK_PORT=${BULWARK_SINK_PORT:-2526}
 MILTER_PORT=$((BASE_PORT + 10))
+DNS_PORT=$((BASE_PORT + 53))
 CMD=${1:-start}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -50,11 +51,11 @@ stop_one() {
 cmd_stop() {
     "$REPO/scripts/postfix-instance.sh" stop "$STATE/postfix" >/dev/null 2>&1 || true
     echo "stopped postfix"
-    for n in sink milter node2 node1 master mariadb; do stop_one "$n"; done
+    for n in sink milter node2 node1 master dns mariadb; do stop_one "$n"; done
 }
 
 cmd_status() {
-    for n in mariadb master node1 node2 milter sink; do
+    for n in mariadb dns master node1 node2 milter sink; do
         if running "$n"; then
             printf '%-8s running (pid %s)\n' "$n" "$(cat "$(pidfile "$n")")"
         else
@@ -146,6 +147,9 @@ curve_secret_key = $STATE/keys/$k.key
 curve_server_key = $STATE/keys/master.pub
 workers = 2
 clamav_db_dir = $STATE/clamav
+# The quick start's own DNS server (dnsmasq): no machine here reaches the Internet's
+# DNS. In production, point this at a local recursive resolver (docs/dns.md).
+dns_forwarders = 127.0.0.1:$DNS_PORT
 EOF
     done
     cat >"$STATE/etc/milter.conf" <<EOF
@@ -176,6 +180,14 @@ cmd_start() {
     write_config
     say "starting MariaDB"
     start_mariadb
+    say "starting a DNS server for the demo domains (dnsmasq on 127.0.0.1:$DNS_PORT)"
+    # Authoritative for every name (--local=/#/): the demo records below, NXDOMAIN for
+    # the rest, at once; the nodes' SPF/DKIM/DMARC lookups never wait for a timeout.
+    running dns || spawn dns dnsmasq --conf-file=/dev/null --keep-in-foreground --no-resolv \
+        --no-hosts --user=root --port="$DNS_PORT" --listen-address=127.0.0.1 --bind-interfaces \
+        --local=/#/ --txt-record=example.com,"v=spf1 ip4:127.0.0.0/8 -all" \
+        --txt-record=_dmarc.example.com,"v=DMARC1; p=quarantine" \
+        --txt-record=example.org,"v=spf1 ip4:127.0.0.0/8 -all"
     say "starting bulwark-master and two bulwark-node scanners"
     running master || spawn master "$BUILD/master/bulwark-master" -c "$STATE/etc/master.conf"
     for _ in $(seq 100); do ctl --timeout 1 status >/dev/null 2>&1 && break; sleep 0.2; done

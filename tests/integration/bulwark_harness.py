@@ -109,6 +109,21 @@ class Proc:
             raise AssertionError(f"{self.name} did not stop within {timeout}s of SIGTERM")
 
 
+
+_QUIET_DNS = None
+
+
+def quiet_dns():
+    """HOST:PORT of a loopback DNS server that knows no name (NXDOMAIN at once), started
+    once per test process, for nodes whose test does not give them dns_forwarders. A node
+    without forwarders recurses from the root servers, which no machine here reaches, so
+    every SPF/DKIM/DMARC lookup would cost it dns_timeout."""
+    global _QUIET_DNS
+    if _QUIET_DNS is None:
+        from dnsserver import DNSServer
+        _QUIET_DNS = DNSServer({}).start()
+    return f"127.0.0.1:{_QUIET_DNS.port}"
+
 class Cluster:
     """Keys, config files and processes of one test cluster under `base`."""
 
@@ -178,6 +193,8 @@ class Cluster:
     def node_conf(self, name, key=None, workers=2, extra=""):
         key = key or name
         p = self.base / f"{name}.conf"
+        if "dns_forwarders" not in extra:
+            extra = f"dns_forwarders = {quiet_dns()}\n" + extra
         p.write_text(
             f"node_id = {name}\n"
             f"master_worker_endpoint = tcp://127.0.0.1:{self.ports['worker']}\n"
