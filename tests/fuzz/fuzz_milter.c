@@ -4,8 +4,9 @@
  * is used as a header value, an SMTP reply reason, a subject (with the name as
  * the prefix) and a socket name. Checked: rebuilt headers end in CRLF and hold no
  * bare CR or LF; reply texts are printable ASCII, bounded, with every '%' doubled;
- * header values hold no control bytes and stay within their limit; a prefixed
- * subject starts with the prefix. */
+ * header values hold no control bytes and stay within their limit; folded values
+ * (DKIM-Signature) break lines only before white space; a prefixed subject starts
+ * with the prefix. */
 #include "fuzz.h"
 #include "milter_text.h"
 
@@ -52,6 +53,27 @@ static void check_value(const char *in)
     free(v);
 }
 
+/* A folded value (DKIM-Signature): every LF starts a continuation line (white space
+ * follows), no CR, no other control byte; only white space in front disappears. */
+static void check_folded(const char *in)
+{
+    char *v = milter_folded_value(in, true);
+    if (!v) {
+        FUZZ_ASSERT(strlen(in) > MILTER_FOLDED_MAX);
+        return;
+    }
+    FUZZ_ASSERT(v[0] == ' ' &&
+                (strlen(in) == 0 || v[1] != '\0' || strspn(in, " \t") == strlen(in)));
+    for (const char *s = v; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n')
+            FUZZ_ASSERT(s[1] == ' ' || s[1] == '\t');
+        else
+            FUZZ_ASSERT((c >= 32 && c != 127) || c == '\t');
+    }
+    free(v);
+}
+
 static void check_subject(const char *prefix, const char *old)
 {
     char *v = milter_subject(prefix, old, true);
@@ -74,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_header(name, rest);
     check_reply(rest);
     check_value(rest);
+    check_folded(rest);
     check_subject(name, rest);
     char spec[64];
     if (milter_conn_spec(rest, spec, sizeof spec))
