@@ -40,10 +40,10 @@ typedef struct {
 } bayes_state;
 
 static const symbol_def bayes_symbols[] = {
-    {"BAYES_SPAM", 5.0,
+    {"BAYES_SPAM", 6.0,
      "Bayesian classifier: spam probability above check.bayes.spam_threshold (weight scaled "
      "0..1 from the threshold to p = 1)"},
-    {"BAYES_HAM", -3.0,
+    {"BAYES_HAM", -2.0,
      "Bayesian classifier: spam probability below check.bayes.ham_threshold (weight scaled "
      "0.5..1 as the probability nears 0)"},
     {"BAYES_UNAVAILABLE", 0.0,
