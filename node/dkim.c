@@ -1235,6 +1235,95 @@ void dkim_result_describe(const dkim_result *r, char *out, size_t outlen)
     buf_free(&b);
 }
 
+/* ---- pieces for ARC --------------------------------------------------------------- */
+
+bool dkim_b64_decode(const char *s, size_t n, size_t max, uint8_t **out, size_t *outlen)
+{
+    return b64_decode(s, n, max, out, outlen);
+}
+
+void dkim_body_digest(const uint8_t *body, size_t len, dkim_canon c, dkim_alg alg, bool limited,
+                      uint64_t limit, uint8_t out[64], unsigned *outlen, uint64_t *total)
+{
+    body_hash(body, len, c, alg_md(alg), limited, limit, out, outlen, total);
+}
+
+void dkim_header_data(const uint8_t *msg, const dkim_field *f, size_t nf, const strlist *h,
+                      dkim_canon c, size_t own, size_t b_from, size_t b_to, buf_t *out)
+{
+    header_data(msg, f, nf, h, c, own, (const char *)msg + f[own].off, f[own].len, b_from, b_to,
+                out);
+}
+
+/* The EVP key of a parsed record that fits alg; NULL with the result and reason. */
+static EVP_PKEY *key_for(const dkim_key *k, dkim_alg alg, unsigned min_rsa_bits, unsigned *bits,
+                         dkim_res *res, char *reason, size_t reasonlen)
+{
+    bool ed = alg == DKIM_ALG_ED25519_SHA256;
+    EVP_PKEY *pk = NULL;
+    *res = DKIM_RES_PERMERROR;
+    if (!k->plen) {
+        *res = DKIM_RES_FAIL;
+        fail(reason, reasonlen, "key revoked (empty p=)");
+    } else if ((k->type == DKIM_KEY_ED25519) != ed) {
+        fail(reason, reasonlen, "a=%s does not fit the key's k=%s", dkim_alg_name(alg),
+             ed ? "rsa" : "ed25519");
+    } else if (alg == DKIM_ALG_RSA_SHA1 ? !k->sha1 : !k->sha256) {
+        fail(reason, reasonlen, "the key's h= does not allow %s",
+             alg == DKIM_ALG_RSA_SHA1 ? "sha1" : "sha256");
+    } else if (ed) {
+        pk = k->plen == 32 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, k->p, 32) : NULL;
+        *bits = 256;
+        if (!pk)
+            fail(reason, reasonlen, "p= is not a 32-byte Ed25519 key");
+    } else {
+        const unsigned char *p = k->p;
+        pk = d2i_PUBKEY(NULL, &p, (long)k->plen);
+        if (!pk) {
+            p = k->p;
+            pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)k->plen);
+        }
+        if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
+            fail(reason, reasonlen, "p= is not an RSA public key");
+            EVP_PKEY_free(pk);
+            pk = NULL;
+        } else if ((*bits = (unsigned)EVP_PKEY_get_bits(pk)) < min_rsa_bits) {
+            *res = DKIM_RES_FAIL;
+            fail(reason, reasonlen, "RSA key of %u bits, below %u (RFC 8301)", *bits, min_rsa_bits);
+            EVP_PKEY_free(pk);
+            pk = NULL;
+        }
+    }
+    ERR_clear_error();
+    return pk;
+}
+
+dkim_res dkim_key_verify(const char *txt, size_t txtlen, dkim_alg alg, const uint8_t *data,
+                         size_t dlen, const uint8_t *sig, size_t siglen, unsigned min_rsa_bits,
+                         unsigned *bits, char *reason, size_t reasonlen)
+{
+    dkim_key k;
+    char err[160];
+    *bits = 0;
+    fail(reason, reasonlen, "%s", "");
+    if (!dkim_key_parse(txt, txtlen, &k, err, sizeof err)) {
+        fail(reason, reasonlen, "key record: %s", err);
+        return DKIM_RES_PERMERROR;
+    }
+    dkim_res res;
+    EVP_PKEY *pk = key_for(&k, alg, min_rsa_bits, bits, &res, reason, reasonlen);
+    dkim_key_clear(&k);
+    if (!pk)
+        return res;
+    dkim_sig s = {.b = (uint8_t *)sig, .blen = siglen};
+    buf_t b = {.data = (char *)data, .len = dlen};
+    bool ok = evp_verify(pk, alg, &b, &s);
+    EVP_PKEY_free(pk);
+    if (!ok)
+        fail(reason, reasonlen, "signature does not verify");
+    return ok ? DKIM_RES_PASS : DKIM_RES_FAIL;
+}
+
 /* ---- signing ----------------------------------------------------------------------- */
 
 struct dkim_signkey {

@@ -218,6 +218,29 @@ const char *dkim_res_name(dkim_res r);
 /* "d=example.com s=sel a=rsa-sha256 (reason) [flags]" for details and logs. */
 void dkim_result_describe(const dkim_result *r, char *out, size_t outlen);
 
+/* ---- pieces for other DKIM-style signatures (ARC, RFC 8617) ---------------------- */
+
+/* Base64 as a tag value holds it (folding white space anywhere, optional padding).
+ * False when it does not decode or is longer than max bytes; *out is owned by the
+ * caller, NULL for an empty value. */
+bool dkim_b64_decode(const char *s, size_t n, size_t max, uint8_t **out, size_t *outlen);
+/* The digest of the canonical body (SHA-1 for rsa-sha1, else SHA-256), of its first
+ * `limit` bytes when limited; *total gets the canonical body's full length. */
+void dkim_body_digest(const uint8_t *body, size_t len, dkim_canon c, dkim_alg alg, bool limited,
+                      uint64_t limit, uint8_t out[64], unsigned *outlen, uint64_t *total);
+/* The header data of RFC 6376 3.7 for the signature field f[own]: the fields h= names,
+ * each taken from the bottom up (over-signing adds nothing), then f[own] itself with
+ * [b_from, b_to) of the field emptied, without its final CRLF. */
+void dkim_header_data(const uint8_t *msg, const dkim_field *f, size_t nf, const strlist *h,
+                      dkim_canon c, size_t own, size_t b_from, size_t b_to, buf_t *out);
+/* Checks signature sig of data with the key record txt as DNS gave it: the record must
+ * parse and fit alg (k= and h=); an empty p= (revoked) or an RSA key under min_rsa_bits
+ * FAILs, an unusable record is a PERMERROR; *bits gets the key size. The reason says
+ * why it did not PASS. */
+dkim_res dkim_key_verify(const char *txt, size_t txtlen, dkim_alg alg, const uint8_t *data,
+                         size_t dlen, const uint8_t *sig, size_t siglen, unsigned min_rsa_bits,
+                         unsigned *bits, char *reason, size_t reasonlen);
+
 /* ---- signing ----------------------------------------------------------------------- */
 
 typedef struct dkim_signkey dkim_signkey;
