@@ -253,9 +253,10 @@ static bool may_sign(const dkim_state *s, const Bulwark__Envelope *env)
  * (comment)"), lower case; false when there is not exactly one. */
 static bool from_domain(const char *from, char *out, size_t outlen)
 {
-    const char *lt = strchr(from, '<'), *start = lt ? lt + 1 : from;
+    /* the last '<': a display name may quote one ("\"<boss@x>\" <a@b.example>") */
+    const char *lt = strrchr(from, '<'), *start = lt ? lt + 1 : from;
     const char *end = lt ? strchr(start, '>') : start + strcspn(start, " \t(,;");
-    if (!end || (lt && strchr(end + 1, '<')) || (!lt && strchr(end, '@')))
+    if (!end || strchr(lt ? end + 1 : end, '@'))
         return false;
     const char *at = memrchr(start, '@', (size_t)(end - start));
     if (!at || end - at - 1 <= 0 || (size_t)(end - at) > outlen)
