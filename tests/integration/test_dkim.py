@@ -352,7 +352,8 @@ def test_signed_in_the_mail_path(cluster, tmp_path, env):
     """Keys sealed into the configuration; a node with the cluster key signs mail from a
     listed network as it passes the gateway (Postfix + milter), with both keys of the
     domain; the delivered message verifies in dkimpy and in Bulwark. Mail of a domain
-    without keys, and mail the verdict rejects, leave unsigned."""
+    without keys, and mail the verdict rejects, leave unsigned (the message log says
+    which: DKIM_SIGNED, DKIM_UNSIGNED)."""
     from mailpath import Milter, Postfix, Sink, allow_milter, swaks, wait_config_applied
     from bulwark_harness import free_port, wait_for
 
@@ -398,9 +399,22 @@ def test_signed_in_the_mail_path(cluster, tmp_path, env):
             return None
         signed = wait_for(lambda: raw(b"<path-1@"), 30, 0.1, "delivery of the signed message")
         unsigned = wait_for(lambda: raw(b"<path-2@"), 30, 0.1, "delivery of the other message")
+        # the message log has what the signer did, symbols added after the policy
+        def logged():
+            out = cluster.ctl("log", "search", "--sender", "alice", "--json").stdout
+            rows = {r["message_id"]: r for r in map(json.loads, out.splitlines())}
+            return rows if len(rows) == 3 else None
+        rows = wait_for(logged, 20, 0.2, "three log rows")
     finally:
         gw.cleanup()
         sink.stop()
+    syms = {mid: [(x["name"], x["detail"]) for x in r["symbols"] if x["name"].startswith("DKIM_")]
+            for mid, r in rows.items()}
+    assert sorted(x for x in syms[f"<path-1@{DOMAIN}>"] if x[0] == "DKIM_SIGNED") == [
+        ("DKIM_SIGNED", f"d={DOMAIN} s=bw-ed a=ed25519-sha256"),
+        ("DKIM_SIGNED", f"d={DOMAIN} s=bw-rsa a=rsa-sha256")]
+    assert not [n for n, _ in syms[f"<path-2@{DOMAIN}>"] if n.startswith("DKIM_SIGN")]
+    assert ("DKIM_UNSIGNED", f"d={DOMAIN} s=bw-rsa: verdict reject") in syms[f"<path-3@{DOMAIN}>"]
     head = signed.split(b"\r\n\r\n", 1)[0]
     assert head.count(b"DKIM-Signature:") == 2, head.decode()
     assert b"DKIM-Signature:" not in unsigned
