@@ -67,6 +67,8 @@ static const char *usage_text =
     "      --redis HOST:PORT: (--local) Redis for Bayes/fuzzy (default: redis_server)\n"
     "      --dns HOST:PORT: (--local) the DNS server for SPF/DKIM/DMARC lookups\n"
     "               (repeatable; without it the checks that need DNS stay silent)\n"
+    "      --dns-stub ZONE=HOST:PORT: (--local) names in ZONE go to that server\n"
+    "               (authoritative, e.g. rbldnsd for a block list; repeatable)\n"
     "  learn --spam|--ham [--scope global|domain:D|user:ADDR] [--redis HOST:PORT]\n"
     "        PATH...                        teach the Bayes classifier (directories\n"
     "                                       recursively; per file: learned, already\n"
@@ -92,7 +94,8 @@ static const char *usage_text =
     "                                       the deciding mechanism, the explanation and\n"
     "                                       the lookups used; --batch: cases from stdin,\n"
     "                                       IP<TAB>HELO<TAB>MAIL-FROM a line\n"
-    "  dns lookup [--dns HOST:PORT] [--timeout DURATION] [--repeat N [--interval D]]\n"
+    "  dns lookup [--dns HOST:PORT] [--dns-stub ZONE=HOST:PORT] [--timeout DURATION]\n"
+    "             [--repeat N [--interval D]]\n"
     "             [--json] NAME [TYPE...]   ask the node's resolver (types A, AAAA, MX,\n"
     "                                       TXT, PTR, NS, CNAME, SPF or a number; default\n"
     "                                       A, or PTR when NAME is an IP address); --repeat:\n"
@@ -329,24 +332,27 @@ typedef struct {
     const char *clamav_db;
     const char *redis;
     strlist dns; /* --dns, for --local */
+    strlist dns_stub; /* --dns-stub */
     bool local, record;
     Bulwark__LearnAs learn; /* learn --cluster: learn jobs instead of scans */
     const char *learn_scope;
 } scan_opts;
 
-/* The resolver for --dns (a list of servers) with the given per-query timeout
- * (0: the default); a bad address is a usage error. */
-static dns_resolver *ctl_resolver(const strlist *servers, unsigned timeout_ms)
+/* The resolver for --dns (a list of servers) and --dns-stub (ZONE=SERVER items) with
+ * the given per-query timeout (0: the default); a bad address is a usage error. */
+static dns_resolver *ctl_resolver(const strlist *servers, const strlist *stubs, unsigned timeout_ms)
 {
     dns_opts o;
     dns_opts_default(&o);
     for (size_t i = 0; i < servers->n; i++)
         dns_opts_add_forwarders(&o, servers->v[i]);
+    for (size_t i = 0; stubs && i < stubs->n; i++)
+        dns_opts_add_stub_zones(&o, stubs->v[i]);
     if (timeout_ms)
         o.timeout_ms = timeout_ms;
     char err[512];
     dns_resolver *r = dns_new(&o, err, sizeof err);
-    strlist_free(&o.forwarders);
+    dns_opts_clear(&o);
     if (!r)
         die_usage("--dns: %s", err);
     return r;
@@ -391,7 +397,7 @@ static int scan_local(ctl *c, scan_opts *o, strlist *files)
     }
     setup_redis(c, o->redis, 1000);
     /* As on a node: one resolver (one cache) for every file of the run. */
-    dns_resolver *dns = o->dns.n ? ctl_resolver(&o->dns, 0) : NULL;
+    dns_resolver *dns = o->dns.n || o->dns_stub.n ? ctl_resolver(&o->dns, &o->dns_stub, 0) : NULL;
     dns_process_set(dns);
     int failures = 0;
     for (size_t i = 0; i < files->n; i++) {
@@ -585,13 +591,21 @@ static int cmd_scan(ctl *c, int argc, char **argv)
     scan_opts o = {0};
     bulwark__envelope__init(&o.env);
     static const struct option opts[] = {
-        {"local", no_argument, 0, 'l'},       {"json", no_argument, 0, 'j'},
-        {"ip", required_argument, 0, 'i'},    {"helo", required_argument, 0, 'H'},
-        {"from", required_argument, 0, 'f'},  {"rcpt", required_argument, 0, 'r'},
-        {"set", required_argument, 0, 's'},   {"config", required_argument, 0, 'C'},
-        {"record", no_argument, 0, 'R'},      {"clamav-db", required_argument, 0, 'A'},
-        {"redis", required_argument, 0, 'D'}, {"dns", required_argument, 0, 'N'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+        {"local", no_argument, 0, 'l'},
+        {"json", no_argument, 0, 'j'},
+        {"ip", required_argument, 0, 'i'},
+        {"helo", required_argument, 0, 'H'},
+        {"from", required_argument, 0, 'f'},
+        {"rcpt", required_argument, 0, 'r'},
+        {"set", required_argument, 0, 's'},
+        {"config", required_argument, 0, 'C'},
+        {"record", no_argument, 0, 'R'},
+        {"clamav-db", required_argument, 0, 'A'},
+        {"redis", required_argument, 0, 'D'},
+        {"dns", required_argument, 0, 'N'},
+        {"dns-stub", required_argument, 0, 'Z'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int opt;
     optind = 1;
@@ -613,6 +627,7 @@ static int cmd_scan(ctl *c, int argc, char **argv)
             break;
         case 'D': o.redis = optarg; break;
         case 'N': strlist_add(&o.dns, optarg); break;
+        case 'Z': strlist_add(&o.dns_stub, optarg); break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: die_usage("scan: bad option");
         }
@@ -627,8 +642,9 @@ static int cmd_scan(ctl *c, int argc, char **argv)
         die_usage("scan: --clamav-db only applies with --local (nodes use their clamav_db_dir)");
     if (!o.local && o.redis)
         die_usage("scan: --redis only applies with --local (nodes use their redis_server)");
-    if (!o.local && o.dns.n)
-        die_usage("scan: --dns only applies with --local (nodes use their dns_forwarders)");
+    if (!o.local && (o.dns.n || o.dns_stub.n))
+        die_usage("scan: --dns and --dns-stub only apply with --local (nodes use their "
+                  "dns_forwarders and dns_stub_zones)");
     o.env.rcpt = o.rcpt.v;
     o.env.n_rcpt = o.rcpt.n;
     strlist files = {0};
@@ -640,6 +656,7 @@ static int cmd_scan(ctl *c, int argc, char **argv)
     strlist_free(&o.rcpt);
     strlist_free(&o.sets);
     strlist_free(&o.dns);
+    strlist_free(&o.dns_stub);
     return rc || errors ? 1 : 0;
 }
 
@@ -1010,14 +1027,23 @@ static int cmd_config(ctl *c, int argc, char **argv)
             if (!params_set(cfg, s->entries[i]->key, s->entries[i]->value, err, sizeof err))
                 fprintf(stderr, "bulwarkctl: version %llu: %s\n", (unsigned long long)s->version,
                         err);
+        /* Keys outside the table (score.*, policy.*, dkim.sign.*, rbl.list.*) are only
+         * in the snapshot's entries. */
+        bool in_table = false;
+        for (size_t i = 0; key && i < params_cluster.n; i++)
+            in_table |= strcmp(params_cluster.defs[i].name, key) == 0;
         if (key) {
             double d;
-            if (strncmp(key, "score.", 6) != 0)
+            const char *raw = NULL;
+            for (size_t j = 0; j < s->n_entries; j++)
+                if (strcmp(s->entries[j]->key, key) == 0)
+                    raw = s->entries[j]->value;
+            if (in_table)
                 printf("%s\n", params_str(cfg, key));
-            else if (params_dynamic(cfg, key, &d))
+            else if (strncmp(key, "score.", 6) == 0 && params_dynamic(cfg, key, &d))
                 printf("%g\n", d);
             else
-                printf("(default)\n");
+                printf("%s\n", raw ? raw : "(default)");
         } else {
             char when[64];
             time_text(s->created_ms, when, sizeof when);
@@ -1032,7 +1058,8 @@ static int cmd_config(ctl *c, int argc, char **argv)
                     printf("%s = %s\n", t->defs[i].name, params_str(cfg, t->defs[i].name));
             }
             for (size_t j = 0; j < s->n_entries; j++)
-                if (strncmp(s->entries[j]->key, "score.", 6) == 0)
+                if (strncmp(s->entries[j]->key, "score.", 6) == 0 ||
+                    strncmp(s->entries[j]->key, "rbl.list.", 9) == 0)
                     printf("%s = %s\n", s->entries[j]->key, s->entries[j]->value);
         }
         params_destroy(&cfg);
@@ -1801,7 +1828,7 @@ static void print_dns(bool json, const char *name, uint16_t type, const dns_answ
 }
 
 typedef struct {
-    strlist servers;
+    strlist servers, stubs;
     unsigned timeout_ms, interval_ms;
     uint64_t repeat;
     bool json;
@@ -1830,7 +1857,7 @@ static int dns_lookup_cmd(const dns_cmd_opts *o, int argc, char **argv)
     }
     if (!ntypes)
         types[ntypes++] = is_ip ? DNS_T_PTR : DNS_T_A;
-    dns_resolver *r = ctl_resolver(&o->servers, o->timeout_ms);
+    dns_resolver *r = ctl_resolver(&o->servers, &o->stubs, o->timeout_ms);
     int failures = 0;
     for (uint64_t round = 0; round < o->repeat; round++) {
         if (round && o->interval_ms) {
@@ -1873,13 +1900,10 @@ static int cmd_dns(ctl *c, int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "lookup") != 0)
         die_usage("dns: the subcommand is lookup");
     static const struct option opts[] = {
-        {"dns", required_argument, 0, 'N'},
-        {"timeout", required_argument, 0, 't'},
-        {"repeat", required_argument, 0, 'r'},
-        {"interval", required_argument, 0, 'i'},
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"dns", required_argument, 0, 'N'},      {"dns-stub", required_argument, 0, 'Z'},
+        {"timeout", required_argument, 0, 't'},  {"repeat", required_argument, 0, 'r'},
+        {"interval", required_argument, 0, 'i'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
     dns_cmd_opts o = {.repeat = 1};
     int opt;
@@ -1887,6 +1911,7 @@ static int cmd_dns(ctl *c, int argc, char **argv)
     while ((opt = getopt_long(argc - 1, argv + 1, "+j", opts, NULL)) != -1) {
         switch (opt) {
         case 'N': strlist_add(&o.servers, optarg); break;
+        case 'Z': strlist_add(&o.stubs, optarg); break;
         case 't': o.timeout_ms = dns_duration("--timeout", optarg); break;
         case 'i': o.interval_ms = dns_duration("--interval", optarg); break;
         case 'r':
@@ -1900,6 +1925,7 @@ static int cmd_dns(ctl *c, int argc, char **argv)
     }
     int rc = dns_lookup_cmd(&o, argc - 1 - optind, argv + 1 + optind);
     strlist_free(&o.servers);
+    strlist_free(&o.stubs);
     return rc;
 }
 

@@ -284,13 +284,29 @@ void dns_opts_default(dns_opts *o)
     o->cache_bytes = DNS_DEFAULT_CACHE;
 }
 
-void dns_opts_add_forwarders(dns_opts *o, const char *list)
+static void add_words(strlist *l, const char *list)
 {
     char *copy = xstrdup(list ? list : "");
     char *save = NULL;
     for (char *f = strtok_r(copy, ", \t\r\n", &save); f; f = strtok_r(NULL, ", \t\r\n", &save))
-        strlist_add(&o->forwarders, f);
+        strlist_add(l, f);
     free(copy);
+}
+
+void dns_opts_add_forwarders(dns_opts *o, const char *list)
+{
+    add_words(&o->forwarders, list);
+}
+
+void dns_opts_add_stub_zones(dns_opts *o, const char *list)
+{
+    add_words(&o->stub_zones, list);
+}
+
+void dns_opts_clear(dns_opts *o)
+{
+    strlist_free(&o->forwarders);
+    strlist_free(&o->stub_zones);
 }
 
 /* "HOST[:PORT]" / "[IPv6]:PORT" / a bare IPv6 address into libunbound's "ADDR@PORT". */
@@ -393,6 +409,56 @@ static bool remove_zone(dns_resolver *r, const char *zone, char *err, size_t err
     return true;
 }
 
+/* One "ZONE=SERVER" of dns_opts.stub_zones: the server answers for the zone, asked
+ * without recursion (stub-prime off: it is not asked for the zone's NS first). */
+static bool add_stub(dns_resolver *r, const char *item, char *err, size_t errlen)
+{
+    const char *eq = strchr(item, '=');
+    char zone[256], name[256], addr[INET6_ADDRSTRLEN + 16];
+    if (!eq || (size_t)(eq - item) >= sizeof name) {
+        snprintf(err, errlen, "bad DNS stub zone '%s': expected ZONE=HOST[:PORT]", item);
+        return false;
+    }
+    snprintf(name, sizeof name, "%.*s", (int)(eq - item), item);
+    if (!dns_name_normalize(name, zone, sizeof zone) || strstr(zone, "\\032")) {
+        snprintf(err, errlen, "bad DNS stub zone '%s': '%s' is not a zone name", item, name);
+        return false;
+    }
+    if (!forwarder_addr(eq + 1, addr, sizeof addr)) {
+        snprintf(err, errlen,
+                 "bad DNS stub zone '%s': expected IPv4[:PORT], [IPv6]:PORT or an IPv6 address "
+                 "after '='",
+                 item);
+        return false;
+    }
+    int rc = ub_ctx_set_stub(r->ctx, zone, addr, 0);
+    if (rc != 0) {
+        snprintf(err, errlen, "bad DNS stub zone '%s': %s", item, ub_strerror(rc));
+        return false;
+    }
+    return true;
+}
+
+/* A stub zone is never asked while a local zone of unbound's holds it or a zone
+ * above it (the RFC 6303 reverse zones, RFC 6761's "test.", "invalid."...): those are
+ * removed, the zone itself and each parent (removing a zone that is not there does
+ * nothing). */
+static bool unserve_stub(dns_resolver *r, const char *item, char *err, size_t errlen)
+{
+    char name[256], zone[256];
+    const char *eq = strchr(item, '=');
+    snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - item) : 0, item);
+    if (!dns_name_normalize(name, zone, sizeof zone))
+        return true; /* add_stub refused it already */
+    for (const char *z = zone; z; z = strchr(z, '.') ? strchr(z, '.') + 1 : NULL) {
+        char fq[260];
+        snprintf(fq, sizeof fq, "%s.", z);
+        if (!remove_zone(r, fq, err, errlen))
+            return false;
+    }
+    return true;
+}
+
 dns_resolver *dns_new(const dns_opts *o, char *err, size_t errlen)
 {
     dns_resolver *r = xcalloc(1, sizeof *r);
@@ -440,6 +506,8 @@ dns_resolver *dns_new(const dns_opts *o, char *err, size_t errlen)
             ok = false;
         }
     }
+    for (size_t i = 0; ok && i < o->stub_zones.n; i++)
+        ok = add_stub(r, o->stub_zones.v[i], err, errlen);
     if (ok && o->dnssec) {
         if (access(DNS_ROOT_KEY, R_OK) == 0) {
             int rc = ub_ctx_add_ta_file(r->ctx, DNS_ROOT_KEY);
@@ -452,9 +520,10 @@ dns_resolver *dns_new(const dns_opts *o, char *err, size_t errlen)
         }
     }
     /* unbound answers the reverse zones of private, link-local and documentation
-     * addresses itself (NXDOMAIN, RFC 6303); a forwarder is the authority for what it
-     * serves (an organisation's own PTRs, a test zone), so they go to it. Removing a
-     * zone fixes the configuration (libunbound finalises it): this comes last. */
+     * addresses itself (NXDOMAIN, RFC 6303); a forwarder (or a stub zone below one of
+     * them) is the authority for what it serves (an organisation's own PTRs, a test
+     * zone), so they go to it. Removing a zone fixes the configuration (libunbound
+     * finalises it): this comes last. */
     for (size_t i = 0; ok && o->forwarders.n && i < sizeof local_reverse / sizeof *local_reverse;
          i++)
         ok = remove_zone(r, local_reverse[i], err, errlen);
@@ -463,6 +532,8 @@ dns_resolver *dns_new(const dns_opts *o, char *err, size_t errlen)
         snprintf(zone, sizeof zone, "%zu.100.in-addr.arpa.", 64 + i);
         ok = remove_zone(r, zone, err, errlen);
     }
+    for (size_t i = 0; ok && i < o->stub_zones.n; i++)
+        ok = unserve_stub(r, o->stub_zones.v[i], err, errlen);
     if (!ok) {
         ub_ctx_delete(r->ctx);
         free(r);

@@ -78,12 +78,22 @@ typedef struct {
     unsigned timeout_ms; /* per query; default 2,000 */
     bool dnssec; /* validate when a trust anchor is available; default false */
     size_t cache_bytes; /* answers and records kept; default 64 MiB */
+    /* "ZONE=HOST[:PORT]" (or "ZONE=[IPv6]:PORT"): names in ZONE are asked of that
+     * server instead, without recursion (a stub zone: the server must be authoritative
+     * for ZONE, e.g. an rbldnsd serving a block list); a zone may be given several
+     * times for several servers. */
+    strlist stub_zones;
 } dns_opts;
 
 void dns_opts_default(dns_opts *o);
 /* Appends the forwarders of a list separated by commas or white space (the node's
  * dns_forwarders, bulwarkctl's --dns); dns_new says which one is not an address. */
 void dns_opts_add_forwarders(dns_opts *o, const char *list);
+/* Appends the stub zones of a list separated by commas or white space (the node's
+ * dns_stub_zones, bulwarkctl's --dns-stub); dns_new says which one does not parse. */
+void dns_opts_add_stub_zones(dns_opts *o, const char *list);
+/* Frees the lists dns_opts_add_* filled. */
+void dns_opts_clear(dns_opts *o);
 /* NULL with a reason when the options cannot work (bad forwarder address...). */
 dns_resolver *dns_new(const dns_opts *o, char *err, size_t errlen);
 void dns_destroy(dns_resolver **r);

@@ -595,14 +595,15 @@ static dns_resolver *node_resolver(const params *cfg)
     dns_opts o;
     dns_opts_default(&o);
     dns_opts_add_forwarders(&o, params_str(cfg, "dns_forwarders"));
+    dns_opts_add_stub_zones(&o, params_str(cfg, "dns_stub_zones"));
     o.timeout_ms = (unsigned)params_int(cfg, "dns_timeout");
     o.cache_bytes = (size_t)params_int(cfg, "dns_cache_size");
     char err[512];
     dns_resolver *r = dns_new(&o, err, sizeof err);
-    strlist_free(&o.forwarders);
+    dns_opts_clear(&o);
     if (!r)
-        log_fatal("event=dns_config dns_forwarders=\"%s\" error=\"%s\"",
-                  params_str(cfg, "dns_forwarders"), err);
+        log_fatal("event=dns_config dns_forwarders=\"%s\" dns_stub_zones=\"%s\" error=\"%s\"",
+                  params_str(cfg, "dns_forwarders"), params_str(cfg, "dns_stub_zones"), err);
     return r;
 }
 
@@ -669,8 +670,9 @@ int main(int argc, char **argv)
     if (*redis)
         log_info("event=redis redis_server=%s", redis);
     const char *fwd = params_str(n.cfg, "dns_forwarders");
-    log_info("event=dns mode=%s forwarders=\"%s\" timeout_ms=%lld", *fwd ? "forward" : "recursion",
-             fwd, (long long)params_int(n.cfg, "dns_timeout"));
+    log_info("event=dns mode=%s forwarders=\"%s\" stub_zones=\"%s\" timeout_ms=%lld",
+             *fwd ? "forward" : "recursion", fwd, params_str(n.cfg, "dns_stub_zones"),
+             (long long)params_int(n.cfg, "dns_timeout"));
     dns_process_set(dns); /* before the workers start; they only read it */
     n.ctx = zmq_ctx_new();
     n.inproc = zx_socket(n.ctx, ZMQ_ROUTER, 0);

@@ -31,9 +31,9 @@
  * the message (office, ClamAV) last. The policy does not depend on the order, but the
  * rule engine's meta rules see only symbols of checks before it (DKIM's, for one). */
 static const check_def *const registry[] = {
-    &check_size,     &check_headers, &check_mime,   &check_gtube,  &check_html, &check_attachments,
-    &check_archives, &check_office,  &check_clamav, &check_spf,    &check_dkim, &check_dmarc,
-    &check_rules,    &check_bayes,   &check_fuzzy,  &check_rspamd,
+    &check_size,     &check_headers,  &check_mime,   &check_gtube, &check_html,  &check_attachments,
+    &check_archives, &check_office,   &check_clamav, &check_spf,   &check_dkim,  &check_dmarc,
+    &check_rbl,      &check_dnscheck, &check_rules,  &check_bayes, &check_fuzzy, &check_rspamd,
 };
 #define NCHECKS (sizeof registry / sizeof registry[0])
 
@@ -86,6 +86,7 @@ struct scan_task {
     dns_batch *dns; /* made by task_dns on first use */
     bool dns_tried;
     auth_results auth;
+    void *slots[NCHECKS]; /* task_slot: what a check keeps from its start to its run */
 };
 
 const check_def *const *pipeline_checks(size_t *n)
@@ -320,6 +321,21 @@ void scan_task_set_deadline(scan_task *t, uint64_t deadline_ms)
 uint64_t task_deadline(const scan_task *t)
 {
     return t->deadline_ms;
+}
+
+void *task_alloc(scan_task *t, size_t n)
+{
+    void *p = arena_alloc(t->a, n ? n : 1);
+    memset(p, 0, n ? n : 1);
+    return p;
+}
+
+void **task_slot(scan_task *t, const check_def *c)
+{
+    for (size_t i = 0; i < NCHECKS; i++)
+        if (registry[i] == c)
+            return &t->slots[i];
+    log_panic("task_slot: check %s is not in the registry", c->name);
 }
 
 dns_batch *task_dns(scan_task *t)

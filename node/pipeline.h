@@ -116,6 +116,12 @@ time_t task_time(const scan_task *t);
 const char *task_job_id(const scan_task *t);
 /* The deadline given to scan_task_set_deadline (0: none). */
 uint64_t task_deadline(const scan_task *t);
+/* Memory a check keeps for the length of the task (what its start submitted, a
+ * cache's answers): task_alloc gives zeroed bytes from the task's arena, freed with
+ * the task; task_slot is one pointer per check and task, NULL until the check sets it
+ * (the check's start stores there what its run picks up). */
+void *task_alloc(scan_task *t, size_t n);
+void **task_slot(scan_task *t, const check_def *c);
 /* The task's DNS batch (node/dns.h), made on first use from the process's resolver
  * with the task's deadline and destroyed with the task; NULL when the process has no
  * resolver (no dns_* configuration, no `--dns`): checks then stay silent. */

@@ -6,6 +6,7 @@
  * once when a config generation is built, never per message. */
 #include "params.h"
 #include "log.h"
+#include "rblconf.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -139,6 +140,12 @@ static const param_def node_defs[] = {
     {"dns_cache_size", P_SIZE, "64m", 1048576, 4294967295.0, NULL,
      "Memory for cached DNS answers (a third for whole answers, the rest for their records); "
      "about 1 KiB per name. When it is full the least recently used answers go first."},
+    {"dns_stub_zones", P_STR, "", NOB,
+     "Zones answered by servers of their own, ZONE=IPv4[:PORT] or ZONE=[IPv6]:PORT separated "
+     "by commas or spaces (a zone given twice has two servers), e.g. a local rbldnsd mirror "
+     "of a block list: `zen.dnsbl.example=127.0.0.1:5353`. Names in the zone go there "
+     "instead of to dns_forwarders, asked without recursion: the server must be "
+     "authoritative for the zone. A bad entry stops the node at start."},
     /* -- end dns (node) -- */
     {"dkim_key_file", P_STR, "", NOB,
      "File with the cluster key that opens the DKIM signing keys sealed in the configuration "
@@ -350,6 +357,38 @@ static const param_def cluster_defs[] = {
     {"check.rspamd.weight", P_DOUBLE, "1", 0, 100, NULL,
      "RSPAMD_SCORE is this times rspamd's score (negative scores count too)."},
     /* -- end check.rspamd -- */
+    /* -- check.rbl -- */
+    {"check.rbl.enabled", P_BOOL, "yes", NOB,
+     "Look the client address, sender domains and URL hosts up in the DNS block lists "
+     "defined as rbl.list.NAME.* (none by default: public lists need their terms accepted "
+     "and a resolver of your own; docs/rbl.md). Needs the node's resolver (dns_*)."},
+    {"rbl.trusted_networks", P_STR,
+     "127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "
+     "fc00::/7",
+     NOB,
+     "Addresses and CIDR networks never looked up in IP lists (the client, Received hops) "
+     "and whose clients get no DNS checks (check.dnscheck), comma-separated: loopback, "
+     "private and ULA space by default; add your own relays."},
+    {"rbl.max_url_hosts", P_INT, "20", 1, 200, NULL,
+     "Names from URLs looked up per URI list and message (registrable domains first, then "
+     "hosts that differ from theirs); the detail says when a message had more."},
+    {"rbl.max_received", P_INT, "3", 1, 20, NULL,
+     "Received hops below the client whose addresses are looked up in lists with "
+     "on=received (topmost first, trusted networks skipped)."},
+    {"rbl.cache_ttl", P_DURATION, "5m", 0, 86400000, NULL,
+     "How long list answers (\"not listed\" included) are kept in the cluster's Redis "
+     "(redis_server), so one node's lookup serves them all; 0: no Redis cache, only each "
+     "node's resolver cache."},
+    /* -- end check.rbl -- */
+    /* -- check.dnscheck -- */
+    {"check.dnscheck.enabled", P_BOOL, "no", NOB,
+     "DNS sanity of the connection: client without reverse DNS (RDNS_NONE) or whose name "
+     "does not lead back to it (RDNS_NOT_FCRDNS), envelope sender domain that cannot receive "
+     "mail (SENDER_DOMAIN_NO_MX_A), HELO not a name or not this client's (HELO_*). Skipped "
+     "for rbl.trusted_networks and authenticated submitters; needs a resolver that sees the "
+     "public DNS (one that answers NXDOMAIN for everything would add these symbols to every "
+     "message), hence off until you turn it on."},
+    /* -- end check.dnscheck -- */
     /* -- check.spf -- */
     {"check.spf.enabled", P_BOOL, "yes", NOB,
      "Check SPF (RFC 7208): may the client send for the MAIL FROM domain (and for its HELO "
@@ -501,7 +540,15 @@ TABLE(
     "DKIM signing keys (text): `dkim.sign.DOMAIN.SELECTOR = enc:...`, a private key sealed "
     "with the cluster key by `bulwarkctl dkim seal` (never the PEM itself); nodes with that "
     "key in their dkim_key_file sign mail from DOMAIN with every key configured for it "
-    "(docs/dkim.md). Selectors are one DNS label here.",
+    "(docs/dkim.md). Selectors are one DNS label here.\n\n"
+    "DNS block lists (text): `rbl.list.NAME.ATTRIBUTE`, NAME of a-z, 0-9, `_` and `-`: "
+    "`zone` (the list's DNS zone, required), `type` (`ip`, `domain` or `uri`; default ip), "
+    "`on` (what is looked up: client, received for ip lists; helo, rdns, envfrom, from, "
+    "replyto, url for the others), `codes` (`127.0.0.2:SYMBOL:WEIGHT, 127.0.0.10-127.0.0.11:"
+    "SYMBOL, 127.0.1.0/24:SYMBOL, &4:SYMBOL, 127.0.0.1:ERROR`) and `symbol` (`SYMBOL[:WEIGHT]` "
+    "for any other listing; default RBL_NAME:1), e.g. `rbl.list.zen.zone = "
+    "zen.dnsbl.example`. Set a list's keys in one `config set`; a list without a zone refuses "
+    "the version on the nodes (docs/rbl.md).",
     true);
 
 /* ---- values ------------------------------------------------------------------- */
@@ -603,6 +650,8 @@ static bool dkim_sealed(const char *v)
 
 static bool is_dynamic(const param_table *t, const char *key)
 {
+    if (t->scoped_policy && rblconf_key(key, NULL, 0))
+        return true;
     if (t->scoped_policy && params_dkim_key(key, NULL, 0))
         return true;
     if (t->scoped_policy && params_scoped_key(key, NULL, 0))
@@ -824,6 +873,8 @@ bool params_check(const param_table *t, const char *key, const char *value, char
     pval v = {0};
     if (d)
         return parse_value(d, value, &v, err, errlen);
+    if (t->scoped_policy && strncmp(key, "rbl.list.", 9) == 0)
+        return rblconf_check(key, value, err, errlen); /* its own words for each part */
     if (t->scoped_policy && params_dkim_key(key, NULL, 0)) {
         if (dkim_sealed(value))
             return true;

@@ -16,6 +16,8 @@ extern const check_def check_clamav;
 extern const check_def check_spf;
 extern const check_def check_dkim;
 extern const check_def check_dmarc;
+extern const check_def check_rbl;
+extern const check_def check_dnscheck;
 extern const check_def check_rules;
 extern const check_def check_bayes;
 extern const check_def check_fuzzy;

@@ -735,9 +735,10 @@ static void test_registry_and_actions(void **state)
 {
     size_t n;
     const check_def *const *c = pipeline_checks(&n);
-    static const char *const order[] = {
-        "size",   "headers", "mime", "gtube", "html",  "attachments", "archives", "office",
-        "clamav", "spf",     "dkim", "dmarc", "rules", "bayes",       "fuzzy",    "rspamd"};
+    static const char *const order[] = {"size",        "headers",  "mime",   "gtube",    "html",
+                                        "attachments", "archives", "office", "clamav",   "spf",
+                                        "dkim",        "dmarc",    "rbl",    "dnscheck", "rules",
+                                        "bayes",       "fuzzy",    "rspamd"};
     assert_int_equal(n, sizeof order / sizeof order[0]);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(c[i]->name, order[i]);
