@@ -104,7 +104,7 @@ CORPUS=$("$REPO/tests/bench/corpus.sh") || die "tests/bench/corpus.sh failed"
 # The Python driver stops everything it started (Redis, rspamd, spamd) by PID in its
 # finally blocks; we forward INT/TERM to it by its PID and wait.
 DRIVER=
-cleanup() { [[ -n $DRIVER ]] && kill -TERM "$DRIVER" 2>/dev/null && wait "$DRIVER" 2>/dev/null; }
+cleanup() { if [[ -n $DRIVER ]]; then kill -TERM "$DRIVER" 2>/dev/null && wait "$DRIVER" 2>/dev/null; fi; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 "$PY" "$REPO/tests/bench/accuracy.py" --corpus "$CORPUS" --ctl "$BUILD/node/bulwarkctl" \
