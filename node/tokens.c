@@ -1,14 +1,11 @@
 /* tokens.c - the Bayes tokenizer: a message and its headers to a set of hashes.
  *
- * Words are found with ICU's character classes over the UTF-8 text (letters and
- * digits of every script; everything else separates), lower-cased with u_tolower,
- * and each accepted word is hashed once. Header, structure and URL features are
- * short prefixed strings hashed the same way. Everything goes into one growing
- * array, which is sorted and made distinct at the end, then cut to the limit (the
- * cut keeps the smallest hashes, an unbiased sample since the hash is uniform). The
- * text read is bounded (TOK_TEXT_MAX bytes of body text, TOK_WORDS_MAX words) so a
- * huge message costs no more than a large one. Word pairs (OSB) were dropped in
- * token scheme 2: 5-fold CV on TRAIN ranked better without them, with a fifth of
+ * Words are runs of ICU letters/digits over the UTF-8 text, lower-cased, each hashed
+ * once; header, structure and URL features are short prefixed strings hashed the same
+ * way. All go into one growing array, sorted and made distinct at the end, then cut
+ * to the limit (the smallest hashes: an unbiased sample, the same for learn and scan).
+ * The text read is bounded (TOK_TEXT_MAX bytes, TOK_WORDS_MAX words). No word pairs
+ * (OSB) since token scheme 2: CV on TRAIN ranked better without them, with a fifth of
  * the tokens to look up (docs/bayes.md). */
 #include "tokens.h"
 #include "html.h"
