@@ -1,18 +1,13 @@
 /* bayes.c - Bayes token storage in Redis and the chi-square combiner.
  *
- * Storage: token counts live in 65,536 small hashes per scope, bucketed by the
- * token's top 16 bits, with one field per token and class (the other 48 bits as 6 raw
- * bytes, then 's' or 'h'). Small hashes stay in Redis's compact listpack encoding,
- * about 20 bytes per field instead of a key per token. A lookup is one HMGET per
- * token, written as RESP into one buffer and read back in one round trip; learning is
- * one HINCRBY per token and class the same way. The :n hash records the token scheme
- * (BAYES_SCHEME) so counts made by another tokenizer are refused, not mixed.
- *
- * Combiner: Gary Robinson's f(w) = (s*x + n*p(w)) / (s + n) with p(w) from the
- * per-class frequencies, then Fisher's method over the K most significant tokens as
- * SpamBayes does: S = 1 - Q(-2 sum ln(1-f), 2K), H = 1 - Q(-2 sum ln f, 2K),
- * I = (1 + S - H) / 2. It gives honest "unsure" values near 0.5 when evidence pulls
- * both ways, which a naive product never does. */
+ * Storage: 65,536 small hashes per scope (listpack-encoded, ~11 bytes a field), keyed
+ * by the token's top 16 bits, one field per token and class (6 raw bytes + 's'/'h').
+ * A lookup is one HMGET per token written as RESP into one buffer, one round trip;
+ * learning is one HINCRBY per token and class the same way. The :n hash records the
+ * token scheme (BAYES_SCHEME): counts of another tokenizer are refused, not mixed.
+ * Combiner: Robinson's f(w) = (s*x + n*p(w)) / (s + n), then Fisher's chi-square over
+ * the K strongest tokens as SpamBayes does, I = (1 + S - H) / 2: honest "unsure"
+ * values near 0.5 when evidence pulls both ways, which a naive product never gives. */
 #include "bayes.h"
 #include "util.h"
 
