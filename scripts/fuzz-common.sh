@@ -9,7 +9,7 @@
 FUZZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FUZZ_BUILD=$FUZZ_ROOT/build-fuzz
 FUZZ_SRC=$FUZZ_ROOT/tests/fuzz
-FUZZ_ALL_TARGETS=(packet params hdr keys scan milter cli symbols message html archive rules dkim dns spf dmarc tokens)
+FUZZ_ALL_TARGETS=(packet params hdr keys scan milter cli symbols message html archive rules dkim dns spf dmarc tokens rbl)
 
 # Largest input per target: enough for the longest meaningful input (4097 short
 # header fields need ~12 KiB; a key file or config file is a few hundred bytes),
@@ -32,6 +32,7 @@ fuzz_max_len() {
     spf) echo 8192 ;;
     dmarc) echo 4096 ;;
     tokens) echo 32768 ;;
+    rbl) echo 4096 ;;
     *) return 1 ;;
   esac
 }
