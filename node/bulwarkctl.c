@@ -292,7 +292,22 @@ static void print_result(bool json, const char *file, const Bulwark__ScanResult 
         buf_printf(&b, ",\"config_version\":%llu", (unsigned long long)r->config_version);
         buf_puts(&b, ",\"reason\":");
         json_cstr(&b, r->reason);
-        buf_printf(&b, ",\"recorded\":%s}\n", r->recorded ? "true" : "false");
+        buf_printf(&b, ",\"recorded\":%s", r->recorded ? "true" : "false");
+        buf_puts(&b, ",\"headers\":[");
+        for (size_t i = 0; i < r->n_add_headers; i++) {
+            buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+            json_cstr(&b, r->add_headers[i]->name);
+            buf_puts(&b, ",\"value\":");
+            json_cstr(&b, r->add_headers[i]->value);
+            buf_puts(&b, "}");
+        }
+        buf_puts(&b, "],\"remove_headers\":[");
+        for (size_t i = 0; i < r->n_remove_headers; i++) {
+            buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+            json_cstr(&b, r->remove_headers[i]->name);
+            buf_printf(&b, ",\"index\":%u}", r->remove_headers[i]->index);
+        }
+        buf_puts(&b, "]}\n");
     } else {
         buf_printf(&b, "%s: %s score=%.2f", file, action_name(r->action), r->score);
         if (r->reason && *r->reason)

@@ -289,6 +289,20 @@ static void remove_own_headers(SMFICTX *ctx, conn *c)
     }
 }
 
+/* Deletes the fields the cluster found forged (Authentication-Results claiming our
+ * authserv-id), the highest occurrence of a name first, so the lower numbers still
+ * name the fields they named when the message was received. */
+static void remove_result_headers(SMFICTX *ctx, const Bulwark__ScanResult *r)
+{
+    for (size_t i = r->n_remove_headers; i-- > 0;) {
+        const Bulwark__HeaderRef *h = r->remove_headers[i];
+        if (!h->name || !milter_header_name_ok(h->name) || !h->index || h->index > INT32_MAX)
+            continue;
+        if (smfi_chgheader(ctx, h->name, (int)h->index, NULL) != MI_SUCCESS)
+            log_warn("event=remove_header_failed header=%s index=%u", h->name, h->index);
+    }
+}
+
 /* The value the cluster suggested for `<X-Bulwark>-suffix`, or NULL. */
 static const char *result_header(const Bulwark__ScanResult *r, const char *suffix)
 {
@@ -317,6 +331,7 @@ static void add_verdict_headers(SMFICTX *ctx, conn *c, const char *job_id,
                                 const Bulwark__ScanResult *r)
 {
     remove_own_headers(ctx, c);
+    remove_result_headers(ctx, r);
     char score[32], status[128];
     snprintf(score, sizeof score, "%.2f", r->score);
     snprintf(status, sizeof status, "%s score=%.2f", action_name(r->action), r->score);
@@ -340,11 +355,12 @@ static void add_verdict_headers(SMFICTX *ctx, conn *c, const char *job_id,
             continue;
         if (ours) {
             add_header(ctx, c, h->name + 10, h->value);
-        } else if (strcasecmp(h->name, "DKIM-Signature") == 0) {
-            /* on top, as signers do, and folded as signed */
+        } else if (strcasecmp(h->name, "DKIM-Signature") == 0 ||
+                   strcasecmp(h->name, "Authentication-Results") == 0) {
+            /* on top, as signers do (and RFC 8601 5 asks of A-R), folded as written */
             char *val = milter_folded_value(h->value, c->leadspc);
             if (!val || smfi_insheader(ctx, 0, h->name, val) != MI_SUCCESS)
-                log_warn("event=add_header_failed header=DKIM-Signature");
+                log_warn("event=add_header_failed header=%s", h->name);
             free(val);
         } else {
             char *val = milter_header_value(h->value, c->leadspc);

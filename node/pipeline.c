@@ -10,6 +10,7 @@
  * a check forced; the most severe wins. The result is a ScanResult ready to send. */
 #include "pipeline.h"
 #include "arena.h"
+#include "authres.h"
 #include "checks/checks.h"
 #include "dict.h"
 #include "json.h"
@@ -26,14 +27,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Order matters only for cost: cheap checks first; the ones that read every file of
  * the message (office, ClamAV) last. The policy does not depend on the order, but the
  * rule engine's meta rules see only symbols of checks before it (DKIM's, for one). */
 static const check_def *const registry[] = {
-    &check_size,     &check_headers,  &check_mime,   &check_gtube, &check_html,  &check_attachments,
-    &check_archives, &check_office,   &check_clamav, &check_spf,   &check_dkim,  &check_dmarc,
-    &check_rbl,      &check_dnscheck, &check_rules,  &check_bayes, &check_fuzzy, &check_rspamd,
+    &check_size,        &check_headers,  &check_mime,   &check_gtube,  &check_html,
+    &check_attachments, &check_archives, &check_office, &check_clamav, &check_spf,
+    &check_dkim,        &check_arc,      &check_dmarc,  &check_rbl,    &check_dnscheck,
+    &check_rules,       &check_bayes,    &check_fuzzy,  &check_rspamd,
 };
 #define NCHECKS (sizeof registry / sizeof registry[0])
 
@@ -53,6 +56,7 @@ struct pipeline {
     const char *subject_prefix, *reject_message;
     walk_limits walk;
     dict *scopes; /* "domain:example.org" / "user:a@example.org" -> scoped_policy */
+    char authserv_id[256]; /* auth.authserv_id, or this host's name */
 };
 
 /* Per-domain / per-user policy (policy.domain.D.* / policy.user.A.*); NaN = not set. */
@@ -62,6 +66,7 @@ typedef struct {
 } scoped_policy;
 
 #define MAX_SYMBOLS 256
+#define MAX_REMOVED 16 /* forged Authentication-Results fields deleted per message */
 
 struct scan_task {
     pipeline *pl;
@@ -79,6 +84,9 @@ struct scan_task {
     Bulwark__Symbol symbols[MAX_SYMBOLS];
     Bulwark__Header *hdrv[4 + TASK_MAX_HEADERS];
     Bulwark__Header headers[4 + TASK_MAX_HEADERS];
+    Bulwark__HeaderRef *remv[MAX_REMOVED];
+    Bulwark__HeaderRef removed[MAX_REMOVED];
+    bool policy_done; /* the policy's own header fields are in */
     size_t dropped_symbols;
     Bulwark__Action forced;
     const char *forced_reason;
@@ -159,6 +167,26 @@ static bool add_dynamic(pipeline *p, size_t i, char *err, size_t errlen)
     return true;
 }
 
+/* auth.authserv_id, else the host name (RFC 8601 2.5: a name for this ADMD's
+ * authentication service; all nodes should share one, so set it in a cluster). */
+static bool authserv_id(const params *cfg, char *out, size_t outlen, char *err, size_t errlen)
+{
+    const char *v = params_str(cfg, "auth.authserv_id");
+    if (*v) {
+        if (!authres_id_ok(v)) {
+            snprintf(err, errlen,
+                     "auth.authserv_id '%s' is not a name (letters, digits, '.', '-', '_')", v);
+            return false;
+        }
+        snprintf(out, outlen, "%s", v);
+        return true;
+    }
+    if (gethostname(out, outlen - 1) != 0 || !authres_id_ok(out))
+        snprintf(out, outlen, "localhost");
+    out[outlen - 1] = '\0';
+    return true;
+}
+
 pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t errlen)
 {
     pipeline *p = xcalloc(1, sizeof *p);
@@ -173,6 +201,10 @@ pipeline *pipeline_new(const params *cfg, uint64_t version, char *err, size_t er
     p->reject = params_double(p->cfg, "policy.reject_score");
     p->subject_prefix = params_str(p->cfg, "policy.subject_prefix");
     p->reject_message = params_str(p->cfg, "policy.reject_message");
+    if (!authserv_id(p->cfg, p->authserv_id, sizeof p->authserv_id, err, errlen)) {
+        free_pipeline(p);
+        return NULL;
+    }
     p->walk.max_depth = params_bool(p->cfg, "check.archives.enabled")
                             ? (size_t)params_int(p->cfg, "check.archives.max_depth")
                             : 0;
@@ -490,8 +522,10 @@ static void add_header(scan_task *t, const char *name, char *value)
 
 bool task_add_header(scan_task *t, const char *name, const char *value)
 {
-    if (t->result.n_add_headers + 3 >= sizeof t->hdrv / sizeof t->hdrv[0])
-        return false; /* room is kept for the three X-Bulwark-* fields of the policy */
+    /* Before the policy, room is kept for its four fields (Authentication-Results and
+     * X-Bulwark-Status/Symbols/Id). */
+    if (t->result.n_add_headers + (t->policy_done ? 0 : 4) >= sizeof t->hdrv / sizeof t->hdrv[0])
+        return false;
     t->result.add_headers = t->hdrv;
     add_header(t, arena_strdup(t->a, name), arena_strdup(t->a, value));
     return true;
@@ -553,6 +587,29 @@ static void recipient_thresholds(const scan_task *t, thresholds *th)
     }
 }
 
+/* Our Authentication-Results from what the checks found, and the forged ones (our
+ * authserv-id, RFC 8601 section 5) for deletion. */
+static void add_auth_results(scan_task *t)
+{
+    char *v = authres_build(t->pl->authserv_id, &t->auth, t->env);
+    add_header(t, "Authentication-Results", arena_strdup(t->a, v));
+    free(v);
+    unsigned idx[MAX_REMOVED];
+    size_t n = authres_find_ours(t->raw, t->len, t->pl->authserv_id, idx, MAX_REMOVED);
+    for (size_t i = 0; i < n; i++) {
+        Bulwark__HeaderRef *h = &t->removed[i];
+        bulwark__header_ref__init(h);
+        h->name = "Authentication-Results";
+        h->index = idx[i];
+        t->remv[i] = h;
+    }
+    t->result.remove_headers = t->remv;
+    t->result.n_remove_headers = n;
+    if (n)
+        log_info("job=%s event=forged_authres count=%zu authserv_id=%s", t->job_id, n,
+                 t->pl->authserv_id);
+}
+
 static void apply_policy(scan_task *t)
 {
     pipeline *p = t->pl;
@@ -601,6 +658,7 @@ static void apply_policy(scan_task *t)
                             action_name(a), r->score, th.tag, th.quarantine, th.reject, scoped));
     add_header(t, "X-Bulwark-Symbols", arena_strdup(t->a, sym.data ? sym.data : ""));
     add_header(t, "X-Bulwark-Id", (char *)t->job_id);
+    t->policy_done = true;
     buf_free(&sym);
 }
 
@@ -617,6 +675,7 @@ void scan_run(scan_task *t)
             registry[i]->run(t, t->pl->state[i]);
     if (t->dropped_symbols)
         log_warn("job=%s event=symbols_dropped count=%zu", t->job_id, t->dropped_symbols);
+    add_auth_results(t);
     apply_policy(t);
     for (size_t i = 0; i < NCHECKS; i++) /* Bayes autolearn reads the verdict */
         if (t->pl->enabled[i] && registry[i] == &check_bayes)

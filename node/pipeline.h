@@ -10,6 +10,7 @@
 #define BW_PIPELINE_H
 
 #include "action.h"
+#include "arc.h"
 #include "bulwark.pb-c.h"
 #include "dkim.h"
 #include "dns.h"
@@ -95,9 +96,10 @@ void task_symbol_scaled(scan_task *t, const char *name, double factor, const cha
 /* Sets an action whatever the score; the most severe forced action wins. */
 void task_force(scan_task *t, Bulwark__Action a, const char *reason);
 /* Asks for a header field in the delivered message (ScanResult.add_headers; the milter
- * puts DKIM-Signature on top, others at the end). Name and value are copied; the
- * value may be folded with CRLF and white space. False when the task has no room left
- * (TASK_MAX_HEADERS beyond its own X-Bulwark-* fields). */
+ * puts DKIM-Signature and Authentication-Results on top, others at the end). Name and
+ * value are copied; the value may be folded with CRLF and white space. False when the
+ * task has no room left (TASK_MAX_HEADERS beyond its own X-Bulwark-* fields and
+ * Authentication-Results). */
 bool task_add_header(scan_task *t, const char *name, const char *value);
 #define TASK_MAX_HEADERS 8
 /* Whether a check that ran before this one added the symbol (the rule engine's meta
@@ -144,6 +146,19 @@ typedef struct {
         char selector[128];
         bool testing; /* the key says t=y */
     } dkim[AUTH_DKIM_MAX];
+    bool dmarc_done; /* the DMARC check evaluated the From domain */
+    char dmarc[16]; /* its result: none, pass, fail, temperror, permerror */
+    char dmarc_from[256]; /* the From domain ("" when there was no single one) */
+    bool arc_done; /* the ARC check ran */
+    arc_res arc; /* the chain's result (node/arc.h) */
+    unsigned arc_sets; /* ARC sets on the message (the newest instance) */
+    char arc_sealer[ARC_NAME_MAX]; /* d= of the newest ARC-Seal (when it passed) */
+    /* The chain passed and its newest sealer is in check.arc.trusted_sealers; then
+     * arc_aar holds the results recorded by the oldest sealer of the unbroken run of
+     * trusted sealers ending at the newest (the oldest AAR when all are trusted), for
+     * DMARC's override. Without trust, arc_aar is the oldest AAR (i=1), informative. */
+    bool arc_trusted;
+    arc_aar arc_aar;
 } auth_results;
 /* The task's sender authentication results (owned by the task). */
 auth_results *task_auth(scan_task *t);

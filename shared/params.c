@@ -429,6 +429,17 @@ static const param_def cluster_defs[] = {
      "From domain has a key (dkim.sign.DOMAIN.SELECTOR); mail from SASL-authenticated "
      "submitters is signed whatever their address."},
     /* -- end check.dkim -- */
+    /* -- check.arc -- */
+    {"check.arc.enabled", P_BOOL, "yes", NOB,
+     "Validate ARC chains (RFC 8617: ARC_PASS, ARC_FAIL, ARC_TEMPERROR, ARC_NONE); sealers' "
+     "keys are looked up in DNS (the node's dns_* parameters), so without a resolver the check "
+     "says nothing."},
+    {"check.arc.trusted_sealers", P_STR, "", NOB,
+     "Domains (ARC-Seal d=; a domain covers its subdomains) whose seals you trust, "
+     "comma-separated: your mailing lists and forwarders. A passing chain whose newest sealer "
+     "is listed gets ARC_TRUSTED, and a DMARC failure that the results it recorded explain is "
+     "not enforced."},
+    /* -- end check.arc -- */
     /* -- check.dmarc -- */
     {"check.dmarc.enabled", P_BOOL, "yes", NOB,
      "Evaluate the From domain's DMARC policy (RFC 7489) with the SPF and DKIM results; the "
@@ -452,6 +463,10 @@ static const param_def cluster_defs[] = {
     {"check.dmarc.skip_authenticated", P_BOOL, "yes", NOB,
      "Do not check mail from SASL-authenticated submitters (the envelope's auth_user)."},
     /* -- end check.dmarc -- */
+    {"auth.authserv_id", P_STR, "", NOB,
+     "The authserv-id of the Authentication-Results field added to every scanned message "
+     "(RFC 8601), e.g. mx.example.org; incoming fields with this id are forged and deleted. "
+     "Empty: each node's host name (set one name for the whole cluster)."},
     /* -- dmarc.report -- */
     {"dmarc.report.org_name", P_STR, "", NOB,
      "org_name of the aggregate reports this cluster sends (RFC 7489 7.2.1.1); `bulwarkctl "

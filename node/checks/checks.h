@@ -15,6 +15,7 @@ extern const check_def check_office;
 extern const check_def check_clamav;
 extern const check_def check_spf;
 extern const check_def check_dkim;
+extern const check_def check_arc;
 extern const check_def check_dmarc;
 extern const check_def check_rbl;
 extern const check_def check_dnscheck;

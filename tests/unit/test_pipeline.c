@@ -570,10 +570,11 @@ static void test_added_headers(void **state)
                                  strlen("Subject: s\r\n\r\n" GTUBE));
     scan_run(t);
     const Bulwark__ScanResult *r = scan_result(t);
-    assert_int_equal(r->n_add_headers, 3);
-    assert_string_equal(r->add_headers[0]->name, "X-Bulwark-Status");
-    assert_string_equal(r->add_headers[1]->name, "X-Bulwark-Symbols");
-    assert_string_equal(r->add_headers[2]->name, "X-Bulwark-Id");
+    assert_int_equal(r->n_add_headers, 4);
+    assert_string_equal(r->add_headers[0]->name, "Authentication-Results");
+    assert_string_equal(r->add_headers[1]->name, "X-Bulwark-Status");
+    assert_string_equal(r->add_headers[2]->name, "X-Bulwark-Symbols");
+    assert_string_equal(r->add_headers[3]->name, "X-Bulwark-Id");
     assert_string_equal(header(r, "X-Bulwark-Status"),
                         "reject score=1003.50 tag=5.00 quarantine=10.00 reject=15.00");
     assert_string_equal(header(r, "X-Bulwark-Symbols"),
@@ -598,6 +599,41 @@ static void test_added_headers(void **state)
     assert_string_equal(task_job_id(t), "");
     scan_task_destroy(&t);
     pipeline_release(&p);
+}
+
+/* Our Authentication-Results on every message (nothing checked without a resolver:
+ * "none"), forged ones listed for deletion, room for the policy's fields kept. */
+static void test_authentication_results(void **state)
+{
+    (void)state;
+    static const char *const kv[] = {"auth.authserv_id", "mx.test", NULL};
+    pipeline *p = make(kv);
+    const char *msg = "Authentication-Results: mx.test; spf=pass\r\n"
+                      "Authentication-Results: other.test; spf=pass\r\n"
+                      "Authentication-Results: MX.TEST; dkim=pass\r\n"
+                      "From: a@b.example\r\n\r\nhello\r\n";
+    scan_task *t = scan_task_new(p, "j", NULL, (const uint8_t *)msg, strlen(msg));
+    for (int i = 0; i < TASK_MAX_HEADERS; i++)
+        assert_true(task_add_header(t, "X-Check", "v"));
+    assert_false(task_add_header(t, "X-Check", "one too many"));
+    scan_run(t);
+    const Bulwark__ScanResult *r = scan_result(t);
+    assert_int_equal(r->n_add_headers, TASK_MAX_HEADERS + 4);
+    assert_string_equal(header(r, "Authentication-Results"), "mx.test; none");
+    assert_int_equal(r->n_remove_headers, 2);
+    assert_string_equal(r->remove_headers[0]->name, "Authentication-Results");
+    assert_int_equal(r->remove_headers[0]->index, 1);
+    assert_int_equal(r->remove_headers[1]->index, 3);
+    assert_false(task_add_header(t, "X-Late", "full")); /* after the policy: all used */
+    scan_task_destroy(&t);
+    pipeline_release(&p);
+
+    params *cfg = params_new(&params_cluster);
+    char err[256];
+    assert_true(params_set(cfg, "auth.authserv_id", "mx;test", err, sizeof err));
+    assert_null(pipeline_new(cfg, 1, err, sizeof err));
+    assert_non_null(strstr(err, "auth.authserv_id 'mx;test' is not a name"));
+    params_destroy(&cfg);
 }
 
 static void test_symbols_sorted_by_magnitude(void **state)
@@ -735,10 +771,10 @@ static void test_registry_and_actions(void **state)
 {
     size_t n;
     const check_def *const *c = pipeline_checks(&n);
-    static const char *const order[] = {"size",        "headers",  "mime",   "gtube",    "html",
-                                        "attachments", "archives", "office", "clamav",   "spf",
-                                        "dkim",        "dmarc",    "rbl",    "dnscheck", "rules",
-                                        "bayes",       "fuzzy",    "rspamd"};
+    static const char *const order[] = {"size",        "headers",  "mime",   "gtube",  "html",
+                                        "attachments", "archives", "office", "clamav", "spf",
+                                        "dkim",        "arc",      "dmarc",  "rbl",    "dnscheck",
+                                        "rules",       "bayes",    "fuzzy",  "rspamd"};
     assert_int_equal(n, sizeof order / sizeof order[0]);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(c[i]->name, order[i]);
@@ -907,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_tag_subject_prefix_and_reason),
         cmocka_unit_test(test_forced_actions_combine),
         cmocka_unit_test(test_added_headers),
+        cmocka_unit_test(test_authentication_results),
         cmocka_unit_test(test_symbols_sorted_by_magnitude),
         cmocka_unit_test(test_symbol_overflow),
         cmocka_unit_test(test_task_keeps_generation),
