@@ -8,7 +8,11 @@
  * A failing message gets the check.dmarc.*_action that matches the policy's request,
  * unless its From domain is exempt. The evaluation goes into the result for the
  * master's aggregate reports. Trusted networks, authenticated submitters, scans
- * without a client address or without a resolver are not checked (no symbol). */
+ * without a client address or without a resolver are not checked (no symbol). A
+ * failure is not enforced when a trusted ARC sealer (the arc check, which runs before)
+ * recorded that the message passed DMARC, or aligned DKIM or SPF, for this From
+ * domain before it was forwarded (RFC 7489 trusted_forwarder). The result goes to
+ * task_auth(t) for the Authentication-Results field. */
 #include "dmarc.h"
 #include "checks.h"
 #include "log.h"
@@ -200,6 +204,43 @@ static bool rua_allowed(dns_batch *b, const char *policy_domain, const char *add
     return false;
 }
 
+/* Whether the results a trusted ARC sealer recorded explain this failure: it saw
+ * DMARC pass for this From domain, or DKIM or SPF pass for a domain aligned with it
+ * (under this record's adkim/aspf). *why says which. */
+static bool arc_override(const auth_results *a, const char *from, const dmarc_record *r, char *why,
+                         size_t whylen)
+{
+    if (!a->arc_trusted)
+        return false;
+    const arc_aar *x = &a->arc_aar;
+    if (strcmp(x->dmarc, "pass") == 0 && strcmp(x->dmarc_from, from) == 0) {
+        snprintf(why, whylen, "dmarc=pass header.from=%s", x->dmarc_from);
+        return true;
+    }
+    for (size_t i = 0; i < x->ndkim && i < ARC_AAR_DKIM_MAX; i++) {
+        if (strcmp(x->dkim[i].result, "pass") == 0 && x->dkim[i].domain[0] &&
+            dmarc_aligned(x->dkim[i].domain, from, r->adkim_strict)) {
+            snprintf(why, whylen, "dkim=pass header.d=%s (aligned)", x->dkim[i].domain);
+            return true;
+        }
+    }
+    if (strcmp(x->spf, "pass") == 0 && x->spf_domain[0] &&
+        dmarc_aligned(x->spf_domain, from, r->aspf_strict)) {
+        snprintf(why, whylen, "spf=pass smtp.mailfrom=%s (aligned)", x->spf_domain);
+        return true;
+    }
+    return false;
+}
+
+/* The result for our Authentication-Results field. */
+static void note_auth(scan_task *t, const char *result, const char *from)
+{
+    auth_results *a = task_auth(t);
+    a->dmarc_done = true;
+    snprintf(a->dmarc, sizeof a->dmarc, "%s", result);
+    snprintf(a->dmarc_from, sizeof a->dmarc_from, "%s", from);
+}
+
 static const char *action_word(Bulwark__Action a)
 {
     return a == BULWARK__ACTION__ACTION_REJECT       ? "reject"
@@ -289,6 +330,7 @@ static void dmarc_run(scan_task *t, const void *state)
     char from[DMARC_NAME_MAX], why[200];
     if (!dmarc_from_domain(task_headers(t), from, sizeof from, why, sizeof why)) {
         task_symbol(t, "DMARC_PERMERROR", "%s", why);
+        note_auth(t, "permerror", "");
         return;
     }
     dmarc_found f;
@@ -308,6 +350,7 @@ static void dmarc_run(scan_task *t, const void *state)
     };
     dmarc_outcome o;
     dmarc_evaluate(&in, &f, &o);
+    note_auth(t, dmarc_res_name(o.result), from);
 
     if (o.result == DMARC_RES_NONE) {
         task_symbol(t, "DMARC_NONE", "From %s: %s", from, f.why);
@@ -326,11 +369,13 @@ static void dmarc_run(scan_task *t, const void *state)
     describe_auth(&in, r, &d);
 
     const char *disposition = "none", *override = "", *comment = "";
-    char local[120] = "";
+    char local[300] = "", arc_why[300] = "";
+    bool by_arc = false;
     if (o.result == DMARC_RES_FAIL) {
         bool is_exempt = exempt(s, from);
+        by_arc = !is_exempt && arc_override(auth, from, r, arc_why, sizeof arc_why);
         Bulwark__Action a = s->act[o.disposition];
-        bool force = s->force[o.disposition] && !is_exempt;
+        bool force = s->force[o.disposition] && !is_exempt && !by_arc;
         disposition = force ? action_word(a) : "none";
         if (o.sampled_out) {
             override = "sampled_out";
@@ -341,6 +386,13 @@ static void dmarc_run(scan_task *t, const void *state)
             override = "local_policy";
             comment = "From domain in check.dmarc.exempt_domains";
             buf_printf(&d, "; From domain exempt (check.dmarc.exempt_domains): not enforced");
+        } else if (by_arc) {
+            override = "trusted_forwarder";
+            snprintf(local, sizeof local, "ARC override by %s", auth->arc_aar.sealer);
+            comment = local;
+            buf_printf(&d,
+                       "; ARC override by %s: ARC set i=%u recorded %s; not enforced, no weight",
+                       auth->arc_aar.sealer, auth->arc_aar.instance, arc_why);
         } else if (strcmp(disposition, dmarc_policy_name(o.disposition)) != 0) {
             override = "local_policy";
             snprintf(local, sizeof local, "check.dmarc.%s_action is %s",
@@ -360,7 +412,8 @@ static void dmarc_run(scan_task *t, const void *state)
         [DMARC_RES_FAIL] = "DMARC_FAIL",           [DMARC_RES_TEMPERROR] = "DMARC_TEMPERROR",
         [DMARC_RES_PERMERROR] = "DMARC_PERMERROR",
     };
-    task_symbol(t, names[o.result], "%s", d.data);
+    /* A failure a trusted forwarder explains is its doing, not the sender's. */
+    task_symbol_scaled(t, names[o.result], by_arc ? 0.0 : 1.0, "%s", d.data);
     log_debug("job=%s event=dmarc from=%s policy_domain=%s result=%s disposition=%s",
               task_job_id(t), from, f.domain, dmarc_res_name(o.result), disposition);
     report_in ri = {&f, &o, &in, disposition, override, comment};
