@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# Third-party suites and vectors (SPF suite, DKIM/ARC vectors), vendored with their
+# licences: tests/data/testdata/README.md.
+TESTDATA = REPO / "tests" / "data" / "testdata"
 BUILD = Path(os.environ.get("BULWARK_BUILD", REPO / "build")).resolve()
 MASTER = BUILD / "master" / "bulwark-master"
 NODE = BUILD / "node" / "bulwark-node"

@@ -14,7 +14,6 @@ import base64
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import dkim
 import nacl.signing
@@ -22,10 +21,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bulwark_harness import CTL
+from bulwark_harness import CTL, TESTDATA
 from dnsserver import DNSServer
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
 DOMAIN = "sender.example"
 CANONS = ["simple/simple", "simple/relaxed", "relaxed/simple", "relaxed/relaxed"]
 

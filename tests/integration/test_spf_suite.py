@@ -1,8 +1,8 @@
 """The RFC 7208 SPF test suite, every case a pytest test, through the real resolver.
 
 The suite (openspf.org's, 2014.04 with later fixes, as kept in pyspf's repository) is
-read at test time from /work/shared/testdata/spf/rfc7208-tests.yml with Debian's yaml
-module; it is not copied here. Each scenario's zonedata is served by dnsserver.py on
+read at test time from tests/data/testdata/spf/rfc7208-tests.yml (vendored unchanged,
+with its licence) with Debian's yaml module. Each scenario's zonedata is served by dnsserver.py on
 loopback with pyspf's rules (SPF records are also TXT records unless the name has TXT
 ones; "TIMEOUT" never answers), and one `bulwarkctl spf --batch --json --dns` process
 per scenario evaluates its cases through libunbound (node/dns.c), a fresh DNS batch,
@@ -23,15 +23,14 @@ import os
 import select
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from bulwark_harness import CTL
+from bulwark_harness import CTL, TESTDATA
 from dnsserver import DNSServer, zone_from_spf
 
-SUITES = Path("/work/shared/testdata/spf")
+SUITES = TESTDATA / "spf"
 SUITE = SUITES / "rfc7208-tests.yml"
 SUITE_4408 = SUITES / "rfc4408-tests.yml"
 CASE_TIMEOUT = 30  # seconds; a TIMEOUT name costs the 1 s query timeout below
