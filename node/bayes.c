@@ -4,7 +4,7 @@
  * by the token's top 16 bits, one field per token and class (6 raw bytes + 's'/'h').
  * A lookup is one HMGET per token written as RESP into one buffer, one round trip;
  * learning is one HINCRBY per token and class the same way. The :n hash records the
- * token scheme (BAYES_SCHEME): counts of another tokenizer are refused, not mixed.
+ * token scheme and OSB window: counts of another tokenizer are refused, not mixed.
  * Combiner: Robinson's f(w) = (s*x + n*p(w)) / (s + n), then Fisher's chi-square over
  * the K strongest tokens as SpamBayes does, I = (1 + S - H) / 2: honest "unsure"
  * values near 0.5 when evidence pulls both ways, which a naive product never gives. */
@@ -101,6 +101,22 @@ double bayes_classify(const bayes_count *c, size_t n, uint64_t nspam, uint64_t n
     double S = 1.0 - bayes_chi2q(-2.0 * lns, 2 * (unsigned)k);
     double H = 1.0 - bayes_chi2q(-2.0 * lnh, 2 * (unsigned)k);
     return (1.0 + S - H) / 2.0;
+}
+
+unsigned bayes_scheme_mark(unsigned osb_window)
+{
+    return osb_window < 2 ? BAYES_SCHEME : 100 * BAYES_SCHEME + osb_window;
+}
+
+void bayes_scheme_name(unsigned mark, char *out, size_t outlen)
+{
+    if (mark == BAYES_SCHEME)
+        snprintf(out, outlen, "token scheme %u without word pairs", mark);
+    else if (mark > 100)
+        snprintf(out, outlen, "token scheme %u with OSB window %u (check.bayes.osb_window)",
+                 mark / 100, mark % 100);
+    else
+        snprintf(out, outlen, "token scheme %u", mark);
 }
 
 static bool scope_name(const char *kind, const char *value, char *out, size_t outlen)
@@ -347,26 +363,32 @@ static void append_tokens(resp_buf *b, const char *key_prefix, size_t plen, cons
     }
 }
 
-/* Refuses a scope whose counts were made with another token scheme: adding new
- * tokens to old ones would give a model that matches neither. */
-static bool check_scheme(redisContext *c, const char *scope, char *err, size_t errlen)
+/* Refuses a scope whose counts were made with another token scheme or OSB window:
+ * adding new tokens to old ones would give a model that matches neither. */
+static bool check_scheme(redisContext *c, const char *scope, unsigned mark, char *err,
+                         size_t errlen)
 {
     unsigned scheme;
     uint64_t spam, ham;
     if (!bayes_scope_counts(c, &scope, 1, &spam, &ham, &scheme, err, errlen))
         return false;
-    if (scheme && scheme != BAYES_SCHEME) {
+    if (scheme && scheme != mark) {
+        char was[96], now[96];
+        bayes_scheme_name(scheme, was, sizeof was);
+        bayes_scheme_name(mark, now, sizeof now);
         snprintf(err, errlen,
-                 "scope %s was learned with token scheme %u, this version uses %u: delete its "
-                 "keys (bw:b:%s:*) and learn again (docs/bayes.md)",
-                 scope, scheme, BAYES_SCHEME, scope);
+                 "scope %s was learned with %s, this learner uses %s: learn with the same "
+                 "check.bayes.osb_window, or delete its keys (bw:b:%s:*) and learn again "
+                 "(docs/bayes.md)",
+                 scope, was, now, scope);
         return false;
     }
     return true;
 }
 
 bool bayes_store(redisContext *c, const char *scope, const char *digest_hex, bool spam,
-                 const uint64_t *tok, size_t n, bayes_learn_result *res, char *err, size_t errlen)
+                 const uint64_t *tok, size_t n, unsigned mark, bayes_learn_result *res, char *err,
+                 size_t errlen)
 {
     const char cls = spam ? 's' : 'h', *cls_s = spam ? "s" : "h";
     char key[BAYES_SCOPE_MAX + 32];
@@ -375,7 +397,7 @@ bool bayes_store(redisContext *c, const char *scope, const char *digest_hex, boo
         snprintf(err, errlen, "bad scope '%.60s'", scope);
         return false;
     }
-    if (!check_scheme(c, scope, err, errlen))
+    if (!check_scheme(c, scope, mark, err, errlen))
         return false;
     /* Claim the digest: HSETNX settles a race between two learners of one message;
      * HGET tells what it was learned as when the claim fails. */
@@ -399,7 +421,7 @@ bool bayes_store(redisContext *c, const char *scope, const char *digest_hex, boo
         return true;
     }
     size_t cmds = 2;
-    redisAppendCommand(c, "HSET bw:b:%s:n scheme %u", scope, BAYES_SCHEME);
+    redisAppendCommand(c, "HSET bw:b:%s:n scheme %u", scope, mark);
     redisAppendCommand(c, "HINCRBY bw:b:%s:n %s 1", scope, spam ? "spam" : "ham");
     resp_buf b = {NULL, 0, 0};
     if (claimed) {

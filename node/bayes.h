@@ -3,7 +3,8 @@
  * A scope is a name: "g" (global), "d:<domain>" or "u:<address>" (lower case).
  * Redis keys of a scope (see docs/bayes.md):
  *   bw:b:<scope>:n            hash: spam, ham = messages learned; scheme = the
- *                             token scheme they were learned with (BAYES_SCHEME)
+ *                             token scheme and OSB window they were learned with
+ *                             (bayes_scheme_mark)
  *   bw:b:<scope>:learned      hash: <sha256 hex> = "s" | "h"
  *   bw:b:<scope>:t:<4 hex>    hash: <6 bytes>s, <6 bytes>h = token counts; the 4 hex
  *                             are the token's top 16 bits (65,536 buckets, so each
@@ -25,6 +26,14 @@
  * again). 1: OSB word pairs, hex fields; 2: unigrams and header tokens, binary fields. */
 #define BAYES_SCHEME 2u
 #define BAYES_FIELD_LEN 7
+
+/* The scheme marker of counts learned with OSB window w (check.bayes.osb_window):
+ * BAYES_SCHEME without pairs (w below 2), 100 * BAYES_SCHEME + w with them (202..205),
+ * so a build that knows only scheme 2 refuses counts with pairs instead of mixing. */
+unsigned bayes_scheme_mark(unsigned osb_window);
+/* A marker in words for details: "token scheme 2 without word pairs", "token scheme
+ * 2 with OSB window 3 (check.bayes.osb_window)", "token scheme 1". */
+void bayes_scheme_name(unsigned mark, char *out, size_t outlen);
 
 typedef struct {
     uint32_t spam, ham; /* learned counts of one token */
@@ -55,9 +64,9 @@ bool bayes_scope_domain(const char *domain, char *out, size_t outlen);
 bool bayes_scope_user(const char *address, char *out, size_t outlen);
 
 /* ---- Redis ---- */
-/* Learned message counts of n scopes and, when scheme is not NULL, the token scheme
- * each was learned with (0: nothing learned; 1: counts from before the scheme was
- * recorded). One pipelined round trip. */
+/* Learned message counts of n scopes and, when scheme is not NULL, the scheme marker
+ * of each (bayes_scheme_mark; 0: nothing learned; 1: counts from before the scheme
+ * was recorded). One pipelined round trip. */
 bool bayes_scope_counts(redisContext *c, const char *const *scopes, size_t n, uint64_t *spam,
                         uint64_t *ham, unsigned *scheme, char *err, size_t errlen);
 /* Counts of n tokens in a scope (one pipelined round trip). */
@@ -70,10 +79,12 @@ typedef enum {
     BAYES_MOVED, /* learned before as the other class: moved to this one */
 } bayes_learn_result;
 
-/* Learns a message (its digest and tokens) into a scope as spam or ham. Fails with
- * a clear error, changing nothing, when the scope holds counts of another scheme. */
+/* Learns a message (its digest and tokens, made with the scheme marker mark) into a
+ * scope as spam or ham. Fails with a clear error, changing nothing, when the scope
+ * holds counts of another marker (another scheme or OSB window). */
 bool bayes_store(redisContext *c, const char *scope, const char *digest_hex, bool spam,
-                 const uint64_t *tok, size_t n, bayes_learn_result *res, char *err, size_t errlen);
+                 const uint64_t *tok, size_t n, unsigned mark, bayes_learn_result *res, char *err,
+                 size_t errlen);
 const char *bayes_learn_result_name(bayes_learn_result r);
 
 #endif

@@ -73,6 +73,8 @@ static const char *usage_text =
     "        PATH...                        teach the Bayes classifier (directories\n"
     "                                       recursively; per file: learned, already\n"
     "                                       learned, moved)\n"
+    "      --set KEY=VALUE, --config FILE: cluster parameters (check.bayes.max_tokens,\n"
+    "               check.bayes.osb_window: the tokens must be those the scans use)\n"
     "      --cluster [--json]: through the master to a node (no Redis access needed;\n"
     "                          one result line per file, LEARNED_SPAM/LEARNED_HAM)\n"
     "  fuzzy learn --spam|--ham [--redis HOST:PORT] PATH...   near-duplicate hashes\n"
@@ -382,20 +384,29 @@ static void setup_redis(ctl *c, const char *opt, unsigned timeout_ms)
         die_usage("--redis: %s", err);
 }
 
-static int scan_local(ctl *c, scan_opts *o, strlist *files)
+/* Cluster parameters from --config FILE (may be NULL) and --set KEY=VALUE items, as
+ * a node would have them (scan --local, learn). */
+static params *cluster_params(const char *config_file, strlist *sets)
 {
     char err[1024];
     params *p = params_new(&params_cluster);
-    if (o->config_file && !params_load_file(p, o->config_file, err, sizeof err))
+    if (config_file && !params_load_file(p, config_file, err, sizeof err))
         die("%s", err);
-    for (size_t i = 0; i < o->sets.n; i++) {
-        char *eq = strchr(o->sets.v[i], '=');
+    for (size_t i = 0; i < sets->n; i++) {
+        char *eq = strchr(sets->v[i], '=');
         if (!eq)
-            die_usage("--set wants KEY=VALUE, got '%s'", o->sets.v[i]);
+            die_usage("--set wants KEY=VALUE, got '%s'", sets->v[i]);
         *eq = '\0';
-        if (!params_set(p, str_trim(o->sets.v[i]), str_trim(eq + 1), err, sizeof err))
+        if (!params_set(p, str_trim(sets->v[i]), str_trim(eq + 1), err, sizeof err))
             die("--set: %s", err);
     }
+    return p;
+}
+
+static int scan_local(ctl *c, scan_opts *o, strlist *files)
+{
+    char err[1024];
+    params *p = cluster_params(o->config_file, &o->sets);
     pipeline *pl = pipeline_new(p, 0, err, sizeof err);
     params_destroy(&p);
     if (!pl)
@@ -683,11 +694,13 @@ static int cmd_learn(ctl *c, int argc, char **argv)
         {"spam", no_argument, 0, 's'},        {"ham", no_argument, 0, 'H'},
         {"scope", required_argument, 0, 'S'}, {"redis", required_argument, 0, 'D'},
         {"cluster", no_argument, 0, 'C'},     {"json", no_argument, 0, 'j'},
+        {"set", required_argument, 0, 'X'},   {"config", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
     };
     bool cluster = false;
     int cls = -1, opt;
-    const char *scope_arg = "global", *redis = NULL;
+    const char *scope_arg = "global", *redis = NULL, *config_file = NULL;
+    strlist sets = {0};
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (opt) {
@@ -701,6 +714,8 @@ static int cmd_learn(ctl *c, int argc, char **argv)
         case 'D': redis = optarg; break;
         case 'C': cluster = true; break;
         case 'j': c->json = true; break;
+        case 'X': strlist_add(&sets, optarg); break;
+        case 'F': config_file = optarg; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: die_usage("learn: bad option");
         }
@@ -718,6 +733,9 @@ static int cmd_learn(ctl *c, int argc, char **argv)
          * operators without direct access to Redis. */
         if (redis)
             die_usage("learn: --redis and --cluster exclude each other");
+        if (sets.n || config_file)
+            die_usage("learn: --set and --config do not apply with --cluster (the node learns "
+                      "with the cluster's configuration)");
         scan_opts o = {0};
         bulwark__envelope__init(&o.env);
         o.learn = cls == 1 ? BULWARK__LEARN_AS__LEARN_SPAM : BULWARK__LEARN_AS__LEARN_HAM;
@@ -730,6 +748,12 @@ static int cmd_learn(ctl *c, int argc, char **argv)
         strlist_free(&files);
         return rc || errors ? 1 : 0;
     }
+    /* The tokens must be made as the scans make them: same max_tokens and window. */
+    params *cp = cluster_params(config_file, &sets);
+    size_t max_tokens = (size_t)params_int(cp, "check.bayes.max_tokens");
+    unsigned window = (unsigned)params_int(cp, "check.bayes.osb_window");
+    params_destroy(&cp);
+    strlist_free(&sets);
     setup_redis(c, redis, 5000);
     if (!redisx_configured())
         die_usage("learn: no Redis: give --redis HOST:PORT (or redis_server in the config)");
@@ -758,7 +782,8 @@ static int cmd_learn(ctl *c, int argc, char **argv)
             continue;
         }
         bayes_learn_result res;
-        if (learn_raw((const uint8_t *)raw, len, cls == 1, scope, 0, &res, err, sizeof err)) {
+        if (learn_raw((const uint8_t *)raw, len, cls == 1, scope, max_tokens, window, &res, err,
+                      sizeof err)) {
             counts[res]++;
             printf("%s: %s\n", files.v[i], bayes_learn_result_name(res));
         } else {

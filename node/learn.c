@@ -76,7 +76,8 @@ void learn_digest(const msg_model *m, const hdr_block *h, char *out)
 }
 
 bool learn_model(const msg_model *m, const hdr_block *h, bool spam, const char *scope,
-                 size_t max_tokens, bayes_learn_result *res, char *err, size_t errlen)
+                 size_t max_tokens, unsigned osb_window, bayes_learn_result *res, char *err,
+                 size_t errlen)
 {
     redisContext *c = redisx_get(err, errlen);
     if (!c)
@@ -84,8 +85,9 @@ bool learn_model(const msg_model *m, const hdr_block *h, bool spam, const char *
     char digest[65];
     learn_digest(m, h, digest);
     size_t n;
-    uint64_t *tok = tok_extract(m, h, max_tokens, &n);
-    bool ok = bayes_store(c, scope, digest, spam, tok, n, res, err, errlen);
+    uint64_t *tok = tok_extract(m, h, max_tokens, osb_window, &n);
+    bool ok = bayes_store(c, scope, digest, spam, tok, n, bayes_scheme_mark(osb_window), res, err,
+                          errlen);
     free(tok);
     if (!ok && c->err)
         redisx_reset();
@@ -101,11 +103,11 @@ bool learn_model(const msg_model *m, const hdr_block *h, bool spam, const char *
 }
 
 bool learn_raw(const uint8_t *raw, size_t len, bool spam, const char *scope, size_t max_tokens,
-               bayes_learn_result *res, char *err, size_t errlen)
+               unsigned osb_window, bayes_learn_result *res, char *err, size_t errlen)
 {
     msg_model *m = msg_parse(raw, len);
     hdr_block *h = hdr_parse((const char *)raw, len);
-    bool ok = learn_model(m, h, spam, scope, max_tokens, res, err, errlen);
+    bool ok = learn_model(m, h, spam, scope, max_tokens, osb_window, res, err, errlen);
     hdr_destroy(&h);
     msg_destroy(&m);
     return ok;
@@ -124,7 +126,7 @@ bool learn_scope_parse(const char *arg, char *out, size_t outlen)
     return false;
 }
 
-bool learn_job(const Bulwark__ScanJob *job, bool *bad, char *detail, size_t dlen)
+bool learn_job(const Bulwark__ScanJob *job, const params *cfg, bool *bad, char *detail, size_t dlen)
 {
     bool spam = job->learn == BULWARK__LEARN_AS__LEARN_SPAM;
     char scope[BAYES_SCOPE_MAX + 4];
@@ -138,9 +140,12 @@ bool learn_job(const Bulwark__ScanJob *job, bool *bad, char *detail, size_t dlen
         snprintf(detail, dlen, "this node has no redis_server to learn into");
         return false;
     }
-    char err[256];
+    char err[768];
     bayes_learn_result res;
-    if (!learn_raw(job->message.data, job->message.len, spam, scope, 0, &res, err, sizeof err)) {
+    size_t max_tokens = cfg ? (size_t)params_int(cfg, "check.bayes.max_tokens") : 0;
+    unsigned window = cfg ? (unsigned)params_int(cfg, "check.bayes.osb_window") : 0;
+    if (!learn_raw(job->message.data, job->message.len, spam, scope, max_tokens, window, &res, err,
+                   sizeof err)) {
         snprintf(detail, dlen, "learning failed: %s", err);
         return false;
     }

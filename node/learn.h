@@ -23,23 +23,29 @@ void learn_digest(const msg_model *m, const hdr_block *h, char *out);
 void learn_sha256(const void *data, size_t len, uint8_t out[32]);
 
 /* Learns an already-parsed message into scope ("g", "d:DOMAIN", "u:ADDRESS", see
- * bayes.h) with at most max_tokens tokens (0: the default). False with the reason
- * in err on a Redis error (the connection is then reset). */
+ * bayes.h) with at most max_tokens tokens (0: the default) and the OSB pairs of
+ * osb_window (0: none), the check.bayes parameters the scans use. False with the
+ * reason in err on a Redis error (the connection is then reset) or when the scope
+ * was learned with another token scheme or window. */
 bool learn_model(const msg_model *m, const hdr_block *h, bool spam, const char *scope,
-                 size_t max_tokens, bayes_learn_result *res, char *err, size_t errlen);
+                 size_t max_tokens, unsigned osb_window, bayes_learn_result *res, char *err,
+                 size_t errlen);
 /* Same from the raw bytes. */
 bool learn_raw(const uint8_t *raw, size_t len, bool spam, const char *scope, size_t max_tokens,
-               bayes_learn_result *res, char *err, size_t errlen);
+               unsigned osb_window, bayes_learn_result *res, char *err, size_t errlen);
 
 /* "global", "domain:DOMAIN" or "user:ADDRESS" (an operator's words; "" is global) to
  * the storage scope ("g", "d:...", "u:..."). False for anything else. */
 bool learn_scope_parse(const char *arg, char *out, size_t outlen);
 
-/* A learn job (ScanJob.learn set): learns its message in its scope. True with what
+/* A learn job (ScanJob.learn set): learns its message in its scope with the
+ * check.bayes.max_tokens and osb_window of cfg (the node's current configuration;
+ * NULL: the defaults). True with what
  * happened in detail ("ham into g: learned"); false with the reason in detail when it
  * must be retried (Redis down or not configured); false with *bad set for a job that
  * can never work (unknown scope). */
-bool learn_job(const Bulwark__ScanJob *job, bool *bad, char *detail, size_t dlen);
+bool learn_job(const Bulwark__ScanJob *job, const params *cfg, bool *bad, char *detail,
+               size_t dlen);
 
 /* Autolearn, defined with the check (node/checks/bayes.c): scan_run() calls it after
  * the policy with the bayes check's state when the check is enabled. Learns into the

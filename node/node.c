@@ -111,7 +111,12 @@ static void answer_learn(void *s, node *n, const Bulwark__ScanJob *job)
     uint64_t t0 = mono_us();
     char detail[512];
     bool bad;
-    bool ok = learn_job(job, &bad, detail, sizeof detail);
+    /* The configuration the scans use, so learned tokens match scanned ones. */
+    pthread_mutex_lock(&n->lock);
+    pipeline *pl = n->current ? pipeline_ref(n->current) : NULL;
+    pthread_mutex_unlock(&n->lock);
+    bool ok = learn_job(job, pl ? pipeline_config(pl) : NULL, &bad, detail, sizeof detail);
+    pipeline_release(&pl);
     Bulwark__Symbol sym = BULWARK__SYMBOL__INIT, *symv[1] = {&sym};
     Bulwark__ScanResult r = BULWARK__SCAN_RESULT__INIT;
     r.job_id = job->job_id;

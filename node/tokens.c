@@ -4,9 +4,9 @@
  * once; header, structure and URL features are short prefixed strings hashed the same
  * way. All go into one growing array, sorted and made distinct at the end, then cut
  * to the limit (the smallest hashes: an unbiased sample, the same for learn and scan).
- * The text read is bounded (TOK_TEXT_MAX bytes, TOK_WORDS_MAX words). No word pairs
- * (OSB) since token scheme 2: CV on TRAIN ranked better without them, with a fifth of
- * the tokens to look up (docs/bayes.md). */
+ * The text read is bounded (TOK_TEXT_MAX bytes, TOK_WORDS_MAX words). Word pairs
+ * (OSB, check.bayes.osb_window) are off by default: combined from two word hashes and
+ * the distance with a ring of the last word hashes, one walk (docs/bayes.md). */
 #include "tokens.h"
 #include "html.h"
 #include "unicode.h"
@@ -43,6 +43,12 @@ uint64_t tok_hash(const char *s, size_t n)
     return fmix64(h);
 }
 
+uint64_t tok_pair(uint64_t a, uint64_t b, unsigned dist)
+{
+    /* Asymmetric in a and b (a rotation), distinct per distance. */
+    return fmix64(a * 0x9e3779b97f4a7c15ULL ^ ((b << 23) | (b >> 41)) ^ (0x5bd1e995ULL * dist));
+}
+
 static void push(uint64_t **v, size_t *n, size_t *cap, uint64_t t)
 {
     if (*n == *cap) {
@@ -61,9 +67,15 @@ static void push_str(uint64_t **v, size_t *n, size_t *cap, const char *prefix, c
     push(v, n, cap, tok_hash(buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1));
 }
 
-void tok_words(const char *utf8, size_t len, const char *prefix, uint64_t **v, size_t *n,
-               size_t *cap)
+void tok_words(const char *utf8, size_t len, const char *prefix, unsigned osb_window, uint64_t **v,
+               size_t *n, size_t *cap)
 {
+    /* ring holds the last back_max word hashes, the newest at (seen - 1) % back_max. */
+    uint64_t ring[TOK_OSB_MAX - 1];
+    size_t back_max = osb_window < 2             ? 0
+                      : osb_window > TOK_OSB_MAX ? TOK_OSB_MAX - 1
+                                                 : osb_window - 1;
+    size_t seen = 0;
     const uint8_t *s = (const uint8_t *)utf8;
     int32_t slen = len > TOK_TEXT_MAX ? TOK_TEXT_MAX : (int32_t)len;
     size_t plen = strlen(prefix);
@@ -112,6 +124,13 @@ void tok_words(const char *utf8, size_t len, const char *prefix, uint64_t **v, s
         }
         push(v, n, cap, h);
         words++;
+        if (back_max) {
+            size_t back = seen < back_max ? seen : back_max;
+            for (size_t d = 1; d <= back; d++)
+                push(v, n, cap, tok_pair(ring[(seen - d) % back_max], h, (unsigned)d));
+            ring[seen % back_max] = h;
+            seen++;
+        }
     }
 }
 
@@ -178,7 +197,7 @@ static void display_name_tokens(const char *v, uint64_t **out, size_t *n, size_t
     char *dec = xmalloc(1024);
     char *raw = xstrndup(v, (size_t)(lt - v));
     size_t dl = uni_decode_2047(raw, dec, 1024, NULL);
-    tok_words(dec, dl, "FN:", out, n, cap);
+    tok_words(dec, dl, "FN:", 0, out, n, cap);
     free(raw);
     free(dec);
 }
@@ -302,14 +321,15 @@ static void url_tokens(const html_url *u, uint64_t **v, size_t *n, size_t *cap)
     }
 }
 
-static void header_tokens(const hdr_block *h, uint64_t **v, size_t *n, size_t *cap)
+static void header_tokens(const hdr_block *h, unsigned osb_window, uint64_t **v, size_t *n,
+                          size_t *cap)
 {
     char buf[512], dom[256];
     const char *s = hdr_get(h, "Subject");
     if (s) {
         char *dec = xmalloc(4096);
         size_t dl = uni_decode_2047(s, dec, 4096, NULL);
-        tok_words(dec, dl, "S:", v, n, cap);
+        tok_words(dec, dl, "S:", osb_window, v, n, cap);
         free(dec);
     }
     if ((s = hdr_get(h, "From"))) {
@@ -355,21 +375,22 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-uint64_t *tok_extract(const msg_model *m, const hdr_block *h, size_t max, size_t *n)
+uint64_t *tok_extract(const msg_model *m, const hdr_block *h, size_t max, unsigned osb_window,
+                      size_t *n)
 {
     uint64_t *v = NULL;
     size_t cnt = 0, cap = 0;
     if (!max)
         max = TOK_MAX_DEFAULT;
     if (h) {
-        header_tokens(h, &v, &cnt, &cap);
+        header_tokens(h, osb_window, &v, &cnt, &cap);
         shape_tokens(h, &v, &cnt, &cap);
     }
     if (m) {
         size_t tl;
         const char *text = msg_text(m, &tl);
         if (text)
-            tok_words(text, tl, "", &v, &cnt, &cap);
+            tok_words(text, tl, "", osb_window, &v, &cnt, &cap);
         const msg_part *parts;
         size_t np = msg_parts(m, &parts);
         for (size_t i = 0; i < np; i++) {

@@ -320,8 +320,12 @@ static const param_def cluster_defs[] = {
     {"check.bayes.ham_threshold", P_DOUBLE, "0.1", 0, 0.5, NULL,
      "Spam probability up to which BAYES_HAM is added (weight scaled 0.5 here to 1.0 at 0)."},
     {"check.bayes.max_tokens", P_INT, "1000", 10, 100000, NULL,
-     "Most distinct tokens taken from one message, classifying and autolearning (a fixed "
-     "sample: the smallest hashes); bulwarkctl learn keeps 1000."},
+     "Most distinct tokens taken from one message, classifying and learning (a fixed sample: "
+     "the smallest hashes; bulwarkctl learn takes it from --set or --config)."},
+    {"check.bayes.osb_window", P_INT, "0", 0, 5, NULL,
+     "Word pairs (OSB) of the Subject and body text: 0 (or 1) none, 2..5 each word "
+     "with the next 1..4 words, the distance in the pair. A scope learned with one window is "
+     "refused by scans and learners with another (docs/bayes.md)."},
     {"check.bayes.max_used", P_INT, "150", 1, 10000, NULL,
      "Most significant tokens combined into the probability."},
     {"check.bayes.min_strength", P_DOUBLE, "0.1", 0, 0.49, NULL,

@@ -8,8 +8,8 @@
  * node/bayes.h) above spam_threshold adds BAYES_SPAM, scaled from 0 at the threshold
  * to 1.0 at certainty; at or below ham_threshold BAYES_HAM, scaled from 0.5 to 1.0.
  * With no redis_server the check is silent; when Redis fails, or the only scope with
- * enough learned was learned with another token scheme (BAYES_SCHEME), it adds
- * BAYES_UNAVAILABLE (0) and the scan goes on.
+ * enough learned was learned with another token scheme or OSB window
+ * (bayes_scheme_mark), it adds BAYES_UNAVAILABLE (0) and the scan goes on.
  *
  * Autolearn (check_bayes_autolearn, called by the pipeline after the policy): a
  * message whose score without the BAYES_* symbols reaches autolearn_spam is learned
@@ -35,6 +35,7 @@ typedef struct {
     uint64_t min_learned;
     double spam_threshold, ham_threshold;
     size_t max_tokens;
+    unsigned osb_window;
     bool autolearn;
     double autolearn_spam, autolearn_ham;
 } bayes_state;
@@ -47,8 +48,8 @@ static const symbol_def bayes_symbols[] = {
      "Bayesian classifier: spam probability below check.bayes.ham_threshold (weight scaled "
      "0.5..1 as the probability nears 0)"},
     {"BAYES_UNAVAILABLE", 0.0,
-     "Bayesian classifier could not reach Redis, or its counts are of another token scheme (no "
-     "vote)"},
+     "Bayesian classifier could not reach Redis, or its counts are of another token scheme or "
+     "OSB window (no vote)"},
     {NULL, 0, NULL},
 };
 
@@ -63,6 +64,7 @@ static bool bayes_init(const params *cfg, void **state, char *err, size_t errlen
     s->spam_threshold = params_double(cfg, "check.bayes.spam_threshold");
     s->ham_threshold = params_double(cfg, "check.bayes.ham_threshold");
     s->max_tokens = (size_t)params_int(cfg, "check.bayes.max_tokens");
+    s->osb_window = (unsigned)params_int(cfg, "check.bayes.osb_window");
     s->autolearn = params_bool(cfg, "check.bayes.autolearn");
     s->autolearn_spam = params_double(cfg, "check.bayes.autolearn_spam");
     s->autolearn_ham = params_double(cfg, "check.bayes.autolearn_ham");
@@ -120,7 +122,7 @@ static void bayes_run(scan_task *t, const void *state)
     const bayes_state *s = state;
     if (!redisx_configured())
         return;
-    char err[256];
+    char err[768];
     redisContext *c = redisx_get(err, sizeof err);
     if (!c) {
         task_symbol(t, "BAYES_UNAVAILABLE", "%s", err);
@@ -137,22 +139,26 @@ static void bayes_run(scan_task *t, const void *state)
         unavailable(t, c, err);
         return;
     }
+    unsigned mark = bayes_scheme_mark(s->osb_window);
     size_t pick = ns, stale = ns;
     for (size_t i = 0; i < ns && pick == ns; i++) {
         if (spam[i] < s->min_learned || ham[i] < s->min_learned)
             continue;
-        if (scheme[i] == BAYES_SCHEME)
+        if (scheme[i] == mark)
             pick = i;
         else if (stale == ns)
             stale = i;
     }
     if (pick == ns && stale != ns) {
-        /* Counts of an older tokenizer match none of this one's tokens: say so
-         * rather than vote on nothing. */
+        /* Counts of another tokenizer or window match few of this one's tokens:
+         * say so rather than vote on them. */
+        char was[96], now[96];
+        bayes_scheme_name(scheme[stale], was, sizeof was);
+        bayes_scheme_name(mark, now, sizeof now);
         snprintf(err, sizeof err,
-                 "scope %s was learned with token scheme %u, this node uses %u: delete "
-                 "bw:b:%s:* and learn again",
-                 names[stale], scheme[stale], BAYES_SCHEME, names[stale]);
+                 "scope %s was learned with %s, this node uses %s: learn and scan with the same "
+                 "check.bayes.osb_window, or delete bw:b:%s:* and learn again",
+                 names[stale], was, now, names[stale]);
         unavailable(t, NULL, err);
         return;
     }
@@ -160,7 +166,7 @@ static void bayes_run(scan_task *t, const void *state)
         return; /* not enough learned anywhere: no vote */
 
     size_t n;
-    uint64_t *tok = tok_extract(task_message(t), task_headers(t), s->max_tokens, &n);
+    uint64_t *tok = tok_extract(task_message(t), task_headers(t), s->max_tokens, s->osb_window, &n);
     bayes_count *cnt = n ? xmalloc(n * sizeof *cnt) : NULL;
     if (n && !bayes_fetch(c, names[pick], tok, n, cnt, err, sizeof err)) {
         free(tok);
@@ -204,8 +210,8 @@ void check_bayes_autolearn(scan_task *t, const void *state)
         return;
     char err[256];
     bayes_learn_result res;
-    if (!learn_model(task_message(t), task_headers(t), spam, "g", s->max_tokens, &res, err,
-                     sizeof err)) {
+    if (!learn_model(task_message(t), task_headers(t), spam, "g", s->max_tokens, s->osb_window,
+                     &res, err, sizeof err)) {
         log_warn("job=%s event=bayes_autolearn_failed reason=\"%s\"", task_job_id(t), err);
         return;
     }

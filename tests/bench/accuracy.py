@@ -143,13 +143,17 @@ def bulwark_ready(ctl: str) -> str | None:
     return None
 
 
-def bulwark_learn(ctl: str, redis: peers.Redis, spam: list[str], ham: list[str]) -> float:
+def bulwark_learn(ctl: str, redis: peers.Redis, spam: list[str], ham: list[str],
+                  sets: list[str] = ()) -> float:
+    # learn makes the tokens the scans make: the same --set (check.bayes.osb_window,
+    # max_tokens) goes to both
     t = time.monotonic()
+    set_args = [a for s in sets for a in ("--set", s)]
     outcomes = []
     for flag, files in (("--spam", spam), ("--ham", ham)):
         if not files:
             continue
-        r = subprocess.run([ctl, "learn", flag, "--redis", redis.addr, *files],
+        r = subprocess.run([ctl, "learn", flag, "--redis", redis.addr, *set_args, *files],
                            capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"accuracy: bulwarkctl learn {flag} failed ({r.returncode}): "
@@ -212,7 +216,7 @@ def run_bulwark(args, tmp: Path, train: list[str], test: list[str]) -> dict | No
     redis = peers.Redis(tmp / "redis-bulwark").start()
     try:
         learn_s = bulwark_learn(args.ctl, redis, [f for f in train if is_spam(f)],
-                                [f for f in train if not is_spam(f)])
+                                [f for f in train if not is_spam(f)], args.set)
         verdicts, scan_s = bulwark_scan(args.ctl, redis, test, args.set)
     finally:
         redis.stop()
@@ -240,7 +244,7 @@ def run_cv(args, tmp: Path, train: list[str]) -> int:
             learn = [f for j, fold in enumerate(folds) if j != i for f in fold]
             redis.flush()
             learn_s = bulwark_learn(args.ctl, redis, [f for f in learn if is_spam(f)],
-                                    [f for f in learn if not is_spam(f)])
+                                    [f for f in learn if not is_spam(f)], args.set)
             verdicts, scan_s = bulwark_scan(args.ctl, redis, held, args.set)
             total.update(verdicts)
             print(f"\nfold {i + 1}/{k}: learned {len(learn)}, scanned {len(held)}")
@@ -345,7 +349,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1, help="fold assignment seed (--cv)")
     ap.add_argument("--jobs", type=int, default=2,
                     help="peers' parallelism: rspamd workers / spamd children (default 2)")
-    ap.add_argument("--set", action="append", default=[], help="KEY=VALUE for bulwarkctl scan")
+    ap.add_argument("--set", action="append", default=[], help="KEY=VALUE for bulwarkctl scan and learn")
     ap.add_argument("--sample", type=int, default=1,
                     help="keep every Nth message of TRAIN and TEST (quick checks only)")
     ap.add_argument("--hs-cache", type=Path, default=None,

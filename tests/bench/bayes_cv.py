@@ -9,7 +9,8 @@ ham_threshold just below), and the probability is read from the symbol's detail
 and how much spam and ham fall at or below 0.1 (BAYES_HAM). --out FILE writes
 "p<TAB>other<TAB>class<TAB>file" per message for analysis, other being the score of
 every symbol but BAYES_* (to try mappings of p to a score offline). Tokenizer and combiner changes are
-judged with this before the whole pipeline's CV.
+judged with this before the whole pipeline's CV. --set goes to `bulwarkctl learn` too,
+so e.g. --set check.bayes.osb_window=2 learns and scans with word pairs.
 
 With --pipeline each held-out part is also scanned with the defaults (plus --set) and
 the whole pipeline's figures are printed as accuracy.sh prints them.
@@ -38,6 +39,9 @@ import accuracy  # noqa: E402
 import peers  # noqa: E402
 
 
+TOKENS: list[int] = []  # tokens per message from the detail ("tokens=150/612": 612)
+
+
 def scan_p(ctl: str, redis: peers.Redis, files: list[str], sets: list[str]
            ) -> dict[str, tuple[float, float]]:
     """(Bayes probability, score of the other symbols) per file (p 0.5 where Bayes had
@@ -55,6 +59,7 @@ def scan_p(ctl: str, redis: peers.Redis, files: list[str], sets: list[str]
         for s in o.get("symbols", []):
             if s.get("name") in ("BAYES_SPAM", "BAYES_HAM"):
                 p = float(s["detail"].split()[0][2:])
+                TOKENS.append(int(s["detail"].rsplit("/", 1)[1]))
             elif not s.get("name", "").startswith("BAYES_"):
                 rest += s.get("score", 0.0)
         out[o["file"]] = (p, rest)
@@ -135,7 +140,7 @@ def main() -> int:
             learn = [f for j, fold in enumerate(folds) if j != i for f in fold]
             redis.flush()
             accuracy.bulwark_learn(args.ctl, redis, [f for f in learn if accuracy.is_spam(f)],
-                                   [f for f in learn if not accuracy.is_spam(f)])
+                                   [f for f in learn if not accuracy.is_spam(f)], args.set)
             ps.update(scan_p(args.ctl, redis, held, args.set))
             if args.pipeline:
                 verdicts.update(accuracy.bulwark_scan(args.ctl, redis, held, args.set)[0])
@@ -149,6 +154,10 @@ def main() -> int:
         print(f"Bayes alone, {args.cv}-fold CV inside TRAIN ({len(train)} messages, seed "
               f"{args.seed})")
     report(ps)
+    if TOKENS:
+        srt = sorted(TOKENS)
+        print(f"tokens per message: mean {sum(srt) / len(srt):.0f}, median "
+              f"{srt[len(srt) // 2]}, 99th percentile {srt[len(srt) * 99 // 100]}")
     if verdicts:
         print("\nthe whole pipeline, default mapping of p to BAYES_* (plus --set):")
         accuracy.print_table("bulwark", verdicts)

@@ -1,11 +1,11 @@
 /* bench_bayes.c - bulwark-bayes-bench: what the Bayes check costs per message.
  *
- * Usage: bulwark-bayes-bench HOST:PORT FILELIST [MAX_TOKENS]
- * Reads the message files named in FILELIST (one path a line), parses each once (not
- * timed), then times the check's three steps on a Redis that has learned the global
- * scope: tok_extract (tokenize), bayes_fetch (the pipelined lookup: one round trip)
- * and bayes_classify (the combiner), with a monotonic clock around each. Redis's own
- * CPU time comes from INFO cpu before and after. Prints the per-message means; one
+ * Usage: bulwark-bayes-bench HOST:PORT FILELIST [MAX_TOKENS [OSB_WINDOW]]
+ * (learn with the same check.bayes.max_tokens and osb_window). Reads the message files named in
+ * FILELIST (one path a line), parses each once (not timed), then times the check's three steps on a
+ * Redis that has learned the global scope: tok_extract (tokenize), bayes_fetch (the pipelined
+ * lookup: one round trip) and bayes_classify (the combiner), with a monotonic clock around each.
+ * Redis's own CPU time comes from INFO cpu before and after. Prints the per-message means; one
  * thread, so the figures are per core. docs/bayes.md keeps them. */
 #include "bayes.h"
 #include "hdr.h"
@@ -58,11 +58,13 @@ static uint8_t *read_file(const char *path, size_t *len)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bulwark-bayes-bench HOST:PORT FILELIST [MAX_TOKENS]\n");
+        fprintf(stderr,
+                "usage: bulwark-bayes-bench HOST:PORT FILELIST [MAX_TOKENS [OSB_WINDOW]]\n");
         return 2;
     }
     char err[256];
     size_t max_tokens = argc > 3 ? (size_t)strtoul(argv[3], NULL, 10) : 0;
+    unsigned window = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 0;
     redisContext *c;
     if (!redisx_configure(argv[1], 5000, err, sizeof err) || !(c = redisx_get(err, sizeof err))) {
         fprintf(stderr, "bulwark-bayes-bench: %s\n", err);
@@ -72,8 +74,10 @@ int main(int argc, char **argv)
     uint64_t nspam, nham;
     unsigned scheme;
     if (!bayes_scope_counts(c, &g, 1, &nspam, &nham, &scheme, err, sizeof err) || !nspam || !nham ||
-        scheme != BAYES_SCHEME) {
-        fprintf(stderr, "bulwark-bayes-bench: learn spam and ham into the global scope first%s%s\n",
+        scheme != bayes_scheme_mark(window)) {
+        fprintf(stderr,
+                "bulwark-bayes-bench: learn spam and ham into the global scope first, with this "
+                "OSB window%s%s\n",
                 err[0] ? ": " : "", err);
         return 1;
     }
@@ -97,7 +101,7 @@ int main(int argc, char **argv)
         hdr_block *h = hdr_parse((const char *)raw, len);
         size_t n, used;
         double t0 = now();
-        uint64_t *tok = tok_extract(m, h, max_tokens, &n);
+        uint64_t *tok = tok_extract(m, h, max_tokens, window, &n);
         double t1 = now();
         bayes_count *cnt = xcalloc(n + 1, sizeof *cnt);
         if (n && !bayes_fetch(c, "g", tok, n, cnt, err, sizeof err)) {

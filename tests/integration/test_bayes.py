@@ -9,7 +9,10 @@ the min_learned gate, the user scope chosen for a single recipient, Redis down
 bulwark-node with redis_server classifying and autolearning in its workers. Token
 scheme 2 (docs/bayes.md): the scheme recorded with the counts, fields of 6 raw bytes
 and the class in 65,536 bucket hashes, counts of an older scheme refused for learning
-and reported (BAYES_UNAVAILABLE) rather than used, the max_tokens cap.
+and reported (BAYES_UNAVAILABLE) rather than used, the max_tokens cap. OSB word pairs
+(check.bayes.osb_window): `learn --set` stores the pairs and records the window, scans
+with the same window use the scope, scans and learners with another window refuse it
+with a detail naming both windows.
 """
 import json
 import random
@@ -231,6 +234,105 @@ def test_max_tokens(learned, tmp_path):
     res = scan(addr, p, *common, "--set", "check.bayes.max_tokens=50")
     b = bayes(res)
     assert list(b) and b[list(b)[0]]["detail"].endswith("/50"), res
+
+
+def tok_hash(s):
+    """node/tokens.c tok_hash: FNV-1a 64 finished with fmix64."""
+    m = 2**64 - 1
+    h = 0xcbf29ce484222325
+    for b in s.encode():
+        h = ((h ^ b) * 0x100000001b3) & m
+    return fmix64(h)
+
+
+def fmix64(k):
+    m = 2**64 - 1
+    k ^= k >> 33
+    k = (k * 0xff51afd7ed558ccd) & m
+    k ^= k >> 33
+    k = (k * 0xc4ceb9fe1a85ec53) & m
+    return k ^ (k >> 33)
+
+
+def tok_pair(a, b, dist):
+    """node/tokens.c tok_pair."""
+    m = 2**64 - 1
+    return fmix64(((a * 0x9e3779b97f4a7c15) & m) ^ (((b << 23) | (b >> 41)) & m)
+                  ^ (0x5bd1e995 * dist))
+
+
+def test_osb_window_recorded_and_refused(learned, tmp_path):
+    """A scope learned with OSB window 3 holds the pairs and says so; scans with window 3
+    use it, scans and learners with another window refuse it, clearly."""
+    addr, port, base = learned
+    spam = [str(base / "spam" / f"{i:04d}.eml") for i in range(30)]
+    ham = [str(base / "ham" / f"{i:04d}.eml") for i in range(30)]
+    w3 = ["--set", "check.bayes.osb_window=3"]
+    for flag, files in (("--spam", spam), ("--ham", ham)):
+        r = ctl("learn", flag, "--scope", "domain:osb.example", "--redis", addr, *w3, *files)
+        assert "30 learned, 0 already learned" in r.stdout, r.stdout
+    n = "bw:b:d:osb.example:n"
+    assert rcli(port, "HMGET", n, "spam", "ham", "scheme") == ["30", "30", "203"]
+    # A pair of neighbouring body words of a learned spam has a spam count.
+    text = (base / "spam" / "0000.eml").read_bytes().decode().split("\r\n\r\n", 1)[1].split()
+    i = next(k for k in range(len(text) - 1) if len(text[k]) > 1 and len(text[k + 1]) > 1)
+    pair = tok_pair(tok_hash(text[i]), tok_hash(text[i + 1]), 1)
+    key = b"bw:b:d:osb.example:t:%04x" % (pair >> 48)
+    low = (pair & (2**48 - 1)).to_bytes(6, "big")
+    got = resp(port, "HGET", key, low + b"s")
+    assert got is not None and int(got) >= 1, (text[i], text[i + 1])
+    # The global scope (window 0) holds no such pair.
+    gkey = b"bw:b:g:t:%04x" % (pair >> 48)
+    assert resp(port, "HGET", gkey, low + b"s") is None
+
+    p = tmp_path / "s.eml"
+    p.write_text(message("spam", 11, "osb"))
+    common = ["--rcpt", "x@osb.example", "--set", "check.bayes.autolearn=no",
+              "--set", "check.bayes.min_learned=30"]
+    # Same window: the domain scope votes.
+    b = bayes(scan(addr, p, *common, *w3))
+    assert list(b) == ["BAYES_SPAM"] and "scope=d:osb.example" in b["BAYES_SPAM"]["detail"], b
+    # Window 0 (the default): the domain scope is passed over for the global one.
+    b = bayes(scan(addr, p, *common))
+    assert list(b) == ["BAYES_SPAM"] and "scope=g" in b["BAYES_SPAM"]["detail"], b
+    # Window 2: no scope matches; the detail names the scope and both windows.
+    b = bayes(scan(addr, p, *common, "--set", "check.bayes.osb_window=2"))
+    assert list(b) == ["BAYES_UNAVAILABLE"], b
+    d = b["BAYES_UNAVAILABLE"]["detail"]
+    assert "d:osb.example" in d and "OSB window 3" in d and "OSB window 2" in d, d
+    assert "check.bayes.osb_window" in d, d
+
+    # Learning with another window changes nothing and says why.
+    extra = str(base / "spam" / "0100.eml")
+    r = ctl("learn", "--spam", "--scope", "domain:osb.example", "--redis", addr, extra,
+            check=False)
+    assert r.returncode == 1
+    assert "OSB window 3" in r.stdout and "without word pairs" in r.stdout, r.stdout
+    assert "check.bayes.osb_window" in r.stdout and "learn again" in r.stdout, r.stdout
+    r = ctl("learn", "--spam", "--redis", addr, *w3, extra, check=False)
+    assert r.returncode == 1 and "scope g was learned with token scheme 2 without" in r.stdout
+    assert rcli(port, "HMGET", n, "spam", "ham", "scheme") == ["30", "30", "203"]
+    # With the same window: learned; again: already learned.
+    r = ctl("learn", "--spam", "--scope", "domain:osb.example", "--redis", addr, *w3, extra)
+    assert f"{extra}: learned" in r.stdout
+    r = ctl("learn", "--spam", "--scope", "domain:osb.example", "--redis", addr, *w3, extra)
+    assert f"{extra}: already learned" in r.stdout
+    assert rcli(port, "HMGET", n, "spam", "scheme") == ["31", "203"]
+    # A --config file gives the window as --set does.
+    conf = tmp_path / "cluster.conf"
+    conf.write_text("check.bayes.osb_window = 3\n")
+    extra2 = str(base / "spam" / "0101.eml")
+    r = ctl("learn", "--spam", "--scope", "domain:osb.example", "--redis", addr,
+            "--config", str(conf), extra2)
+    assert f"{extra2}: learned" in r.stdout
+    # Bad values and --set with --cluster are usage errors.
+    for args in (["--set", "check.bayes.osb_window=6"], ["--set", "no.such.key=1"],
+                 ["--set", "check.bayes.osb_window"], ["--cluster", *w3]):
+        r = ctl("learn", "--spam", *args, extra, check=False)
+        assert r.returncode in (1, 2) and "bulwarkctl:" in r.stderr, (args, r.stderr)
+        assert r.returncode == 2 or "osb_window" in r.stderr or "no.such.key" in r.stderr
+    for k in resp(port, "KEYS", "bw:b:d:osb.example:*"):
+        resp(port, "DEL", k)
 
 
 def test_classify_held_out(learned, tmp_path):
