@@ -1,14 +1,13 @@
 /* rbl.c - block list query names, Received hop addresses, and the Redis answer cache.
  *
  * Names: an address becomes its reversed form under the list's zone (dns.h's
- * dns_reverse_name, nibbles for IPv6); a domain is lower-cased, its Unicode labels
- * turned into A-labels with libidn2, and checked to be a host name before it is
- * asked; a URL host is asked as its registrable domain (libpsl, html.h's
- * url_base_domain) and as itself. The cache stores what a list answered, not what it
- * means (codes can change with the configuration): "-" for not listed, else the A
- * records; temporary failures are never stored. Redis trouble is reported to the
- * caller, which then asks DNS: the cache saves lookups, it never decides. Owns nothing
- * between calls (the Redis connection is redisx.h's, one per thread). */
+ * dns_reverse_name, nibbles for IPv6); a domain is lower-cased, its Unicode labels made
+ * A-labels (libidn2) and checked to be a host name; a URL host is asked as its
+ * registrable domain (libpsl, html.h's url_base_domain) and as itself. The cache stores
+ * what a list answered, not what it means (codes change with the configuration): "-"
+ * or the A records; temporary failures never. Redis trouble goes back to the caller,
+ * which then asks DNS: the cache saves lookups, it never decides. Owns nothing between
+ * calls (the Redis connection is redisx.h's, one per thread). */
 #include "rbl.h"
 #include "html.h"
 #include "redisx.h"

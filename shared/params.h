@@ -42,8 +42,9 @@ typedef struct {
     const char *dynamic_prefix;
     const char *dynamic_doc;
     /* Also accept the scoped policy keys policy.domain.<domain>.<what> and
-     * policy.user.<address>.<what> (P_DOUBLE; see params_scoped_key), and the DKIM
-     * signing keys dkim.sign.<domain>.<selector> (sealed text; params_dkim_key). */
+     * policy.user.<address>.<what> (P_DOUBLE; see params_scoped_key), the DKIM
+     * signing keys dkim.sign.<domain>.<selector> (sealed text; params_dkim_key) and the
+     * DNS block lists rbl.list.<name>.<attribute> (text; rblconf.h). */
     bool scoped_policy;
 } param_table;
 

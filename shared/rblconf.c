@@ -27,9 +27,9 @@ static const struct {
     const char *name;
     unsigned bit;
 } sources[] = {
-    {"client", RBL_ON_CLIENT},   {"received", RBL_ON_RECEIVED}, {"helo", RBL_ON_HELO},
-    {"rdns", RBL_ON_RDNS},       {"envfrom", RBL_ON_ENVFROM},   {"from", RBL_ON_FROM},
-    {"replyto", RBL_ON_REPLYTO}, {"url", RBL_ON_URL},
+    {"client", RBLCONF_ON_CLIENT},   {"received", RBLCONF_ON_RECEIVED}, {"helo", RBLCONF_ON_HELO},
+    {"rdns", RBLCONF_ON_RDNS},       {"envfrom", RBLCONF_ON_ENVFROM},   {"from", RBLCONF_ON_FROM},
+    {"replyto", RBLCONF_ON_REPLYTO}, {"url", RBLCONF_ON_URL},
 };
 #define NSOURCES (sizeof sources / sizeof sources[0])
 
@@ -579,11 +579,13 @@ bool rblconf_lists(const params *cfg, rblconf_list **lists, size_t *n, char *err
             ok = false;
             break;
         }
-        unsigned allowed = x->type == RBLCONF_IP ? RBL_ON_IP_SOURCES : RBL_ON_DOMAIN_SOURCES;
+        unsigned allowed =
+            x->type == RBLCONF_IP ? RBLCONF_ON_IP_SOURCES : RBLCONF_ON_DOMAIN_SOURCES;
         if (!(have[i] & 4))
-            x->on = x->type == RBLCONF_IP       ? RBL_ON_CLIENT
-                    : x->type == RBLCONF_DOMAIN ? RBL_ON_ENVFROM | RBL_ON_FROM | RBL_ON_REPLYTO
-                                                : RBL_ON_URL;
+            x->on = x->type == RBLCONF_IP ? RBLCONF_ON_CLIENT
+                    : x->type == RBLCONF_DOMAIN
+                        ? RBLCONF_ON_ENVFROM | RBLCONF_ON_FROM | RBLCONF_ON_REPLYTO
+                        : RBLCONF_ON_URL;
         if (x->on & ~allowed) {
             char bad[200], good[200];
             source_names(x->on & ~allowed, bad, sizeof bad);

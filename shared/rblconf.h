@@ -30,18 +30,19 @@ typedef enum {
 
 /* What a list is asked about (`on`). */
 enum {
-    RBL_ON_CLIENT = 1u << 0, /* the connecting client's address (ip) */
-    RBL_ON_RECEIVED = 1u << 1, /* addresses of Received hops below the client (ip) */
-    RBL_ON_HELO = 1u << 2, /* the HELO name (domain) */
-    RBL_ON_RDNS = 1u << 3, /* the client's reverse DNS (PTR) name (domain) */
-    RBL_ON_ENVFROM = 1u << 4, /* the MAIL FROM domain (domain) */
-    RBL_ON_FROM = 1u << 5, /* the From header's domain (domain) */
-    RBL_ON_REPLYTO = 1u << 6, /* the Reply-To header's domain (domain) */
-    RBL_ON_URL = 1u << 7, /* the hosts of URLs in the message (domain) */
+    RBLCONF_ON_CLIENT = 1u << 0, /* the connecting client's address (ip) */
+    RBLCONF_ON_RECEIVED = 1u << 1, /* addresses of Received hops below the client (ip) */
+    RBLCONF_ON_HELO = 1u << 2, /* the HELO name (domain) */
+    RBLCONF_ON_RDNS = 1u << 3, /* the client's reverse DNS (PTR) name (domain) */
+    RBLCONF_ON_ENVFROM = 1u << 4, /* the MAIL FROM domain (domain) */
+    RBLCONF_ON_FROM = 1u << 5, /* the From header's domain (domain) */
+    RBLCONF_ON_REPLYTO = 1u << 6, /* the Reply-To header's domain (domain) */
+    RBLCONF_ON_URL = 1u << 7, /* the hosts of URLs in the message (domain) */
 };
-#define RBL_ON_IP_SOURCES (RBL_ON_CLIENT | RBL_ON_RECEIVED)
-#define RBL_ON_DOMAIN_SOURCES                                                                      \
-    (RBL_ON_HELO | RBL_ON_RDNS | RBL_ON_ENVFROM | RBL_ON_FROM | RBL_ON_REPLYTO | RBL_ON_URL)
+#define RBLCONF_ON_IP_SOURCES (RBLCONF_ON_CLIENT | RBLCONF_ON_RECEIVED)
+#define RBLCONF_ON_DOMAIN_SOURCES                                                                  \
+    (RBLCONF_ON_HELO | RBLCONF_ON_RDNS | RBLCONF_ON_ENVFROM | RBLCONF_ON_FROM |                    \
+     RBLCONF_ON_REPLYTO | RBLCONF_ON_URL)
 
 /* One entry of `codes`: which answers it matches and what they mean. */
 typedef struct {
@@ -57,7 +58,7 @@ typedef struct {
     char name[RBLCONF_NAME_MAX + 1];
     char zone[RBLCONF_ZONE_MAX + 1]; /* lower case, no trailing dot */
     rblconf_type type;
-    unsigned on; /* RBL_ON_* */
+    unsigned on; /* RBLCONF_ON_* */
     rblconf_code codes[RBLCONF_CODES_MAX];
     size_t ncodes;
     /* For any other listing answer (127.0.0.0/8) than the codes name. */

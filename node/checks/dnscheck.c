@@ -1,15 +1,13 @@
 /* dnscheck.c - DNS sanity of the connection: the client's reverse DNS, the HELO name and
  * the envelope sender's domain.
  *
- * start submits the client's PTR, the MX, A and AAAA of the MAIL FROM domain and the
- * A/AAAA of the HELO name, so they are in flight with the other checks' lookups; run
- * collects them (the batch hands back the same queries), asks the PTR names' own
- * addresses (forward-confirmed reverse DNS needs the PTR answer first: one more round
- * trip, only when there is a PTR), and adds RDNS_NONE, RDNS_NOT_FCRDNS,
- * SENDER_DOMAIN_NO_MX_A (no MX and no address, or a null MX, RFC 7505), HELO_NOT_FQDN,
- * HELO_BARE_IP, HELO_NXDOMAIN and HELO_MISMATCH_IP. A lookup that times out or fails
- * decides nothing (DNSCHECK_TEMPERROR, weight 0). Nothing is checked for clients in
- * rbl.trusted_networks, authenticated submitters, or without a resolver. */
+ * start submits the client's PTR, the sender domain's MX/A/AAAA and the HELO's A/AAAA
+ * with the other checks' lookups; run collects them (the batch returns the same
+ * queries) and asks the PTR names' addresses (forward confirmation: one more round
+ * trip, only when there is a PTR). Symbols: RDNS_NONE, RDNS_NOT_FCRDNS,
+ * SENDER_DOMAIN_NO_MX_A (also a null MX, RFC 7505), HELO_NOT_FQDN, HELO_BARE_IP,
+ * HELO_NXDOMAIN, HELO_MISMATCH_IP; a failed lookup decides nothing (DNSCHECK_TEMPERROR).
+ * Not for rbl.trusted_networks, authenticated submitters, or without a resolver. */
 #include "checks.h"
 #include "log.h"
 #include "rbl.h"

@@ -1,17 +1,13 @@
-/* rbl.c - the block list check: the client, its Received hops, sender domains and URL
- * hosts looked up in the DNS block lists of the configuration (rbl.list.*).
+/* rbl.c - the block list check: the client, Received hops, sender domains and URL hosts
+ * looked up in the DNS block lists of the configuration (rbl.list.*, shared/rblconf.h).
  *
- * start gathers the subjects of the message (each with the sources it came from),
- * makes one query per list and subject its `on` asks for, takes what the cluster's
- * Redis already knows in one MGET and submits the rest to the task's DNS batch; the
- * plan is kept in the task (task_slot). run asks the lists that need the client's PTR
- * name (rdns) once it is known, waits for the answers, stores the new ones in Redis,
- * and turns each list answer into symbols through the list's return codes: a code's
- * symbol, else the list's default symbol. A list that fails (DNS timeout, server
- * failure) adds RBL_TEMPERROR, one that answers with an error code (127.255.255.x,
- * a code mapped to ERROR, anything outside 127/8) adds RBL_LIST_ERROR and is logged:
- * neither is ever a listing. The client, Received hops, HELO and rDNS are not asked
- * for trusted networks (rbl.trusted_networks) and authenticated submitters. */
+ * start gathers the message's subjects, makes one query per list and subject its `on`
+ * asks for, takes what Redis already knows (one MGET) and submits the rest to the
+ * task's DNS batch; the plan waits in task_slot. run adds the rdns names once the PTR
+ * is in, collects the answers, stores the new ones in Redis and maps each listing
+ * through the list's codes to symbols. DNS failures (RBL_TEMPERROR) and error codes
+ * (RBL_LIST_ERROR, logged) are never listings. Trusted networks and authenticated
+ * submitters are not asked about their connection (client, Received, HELO, rDNS). */
 #include "rbl.h"
 #include "checks.h"
 #include "dmarc.h"
@@ -36,6 +32,7 @@ typedef struct {
     size_t max_url_hosts, max_received;
     unsigned cache_ttl_s;
     symbol_def *syms; /* the lists' symbols, {NULL}-terminated */
+    size_t *owner; /* the list (index) each symbol belongs to */
     size_t nsyms;
 } rblcheck_state;
 
@@ -60,24 +57,23 @@ static void rbl_free(void *state)
         free((char *)s->syms[i].desc);
     }
     free(s->syms);
+    free(s->owner);
     free(s->lists);
     free(s);
 }
 
 /* Adds a list's symbol unless the same list already has it; refuses one that another
  * list uses, or the same list with two weights. */
-static bool add_symbol(rblcheck_state *s, const rblconf_list *l, const char *name, double weight,
+static bool add_symbol(rblcheck_state *s, size_t list, const char *name, double weight,
                        const char *what, char *err, size_t errlen)
 {
+    const rblconf_list *l = &s->lists[list];
     for (size_t i = 0; i < s->nsyms; i++) {
         if (strcmp(s->syms[i].name, name) != 0)
             continue;
-        const char *owner = strstr(s->syms[i].desc, "(rbl.list.");
-        char mine[RBLCONF_NAME_MAX + 16];
-        snprintf(mine, sizeof mine, "(rbl.list.%s,", l->name);
-        if (!owner || strncmp(owner, mine, strlen(mine)) != 0) {
+        if (s->owner[i] != list) {
             snprintf(err, errlen, "symbol %s is used by two block lists (rbl.list.%s and %s)", name,
-                     l->name, owner ? owner + 1 : "another");
+                     s->lists[s->owner[i]].name, l->name);
             return false;
         }
         if (s->syms[i].score != weight) {
@@ -89,6 +85,7 @@ static bool add_symbol(rblcheck_state *s, const rblconf_list *l, const char *nam
         }
         return true;
     }
+    s->owner[s->nsyms] = list;
     symbol_def *d = &s->syms[s->nsyms++];
     d->name = xstrdup(name);
     d->score = weight;
@@ -102,16 +99,17 @@ static bool build_symbols(rblcheck_state *s, char *err, size_t errlen)
     for (size_t i = 0; i < s->nlists; i++)
         max += s->lists[i].ncodes + 1;
     s->syms = xcalloc(max, sizeof *s->syms);
+    s->owner = xcalloc(max, sizeof *s->owner);
     for (size_t i = 0; i < s->nlists; i++) {
         const rblconf_list *l = &s->lists[i];
         for (size_t k = 0; k < l->ncodes; k++) {
             if (l->codes[k].error)
                 continue;
-            if (!add_symbol(s, l, l->codes[k].symbol, l->codes[k].weight, "a return code", err,
+            if (!add_symbol(s, i, l->codes[k].symbol, l->codes[k].weight, "a return code", err,
                             errlen))
                 return false;
         }
-        if (!add_symbol(s, l, l->symbol, l->weight,
+        if (!add_symbol(s, i, l->symbol, l->weight,
                         l->ncodes ? "an answer no code names" : "any answer", err, errlen))
             return false;
     }
@@ -151,9 +149,11 @@ static const symbol_def *rbl_dynamic(const void *state, size_t *n)
 
 /* ---- the plan of one message -------------------------------------------------------- */
 
+_Static_assert(RBLCONF_LISTS_MAX <= 32, "subject.planned has one bit per list");
+
 typedef struct {
     rbl_subject s;
-    unsigned sources; /* RBL_ON_* it came from */
+    unsigned sources; /* RBLCONF_ON_* it came from */
     uint32_t planned; /* bit i: list i has its item (or cannot be asked it) */
 } subject;
 
@@ -180,6 +180,7 @@ typedef struct {
     bool rdns_wanted; /* a list asks rdns: the client's PTR was submitted */
     char ptr[80]; /* the client's reverse name, for rdns */
     bool url_capped; /* the message had more URL names than rbl.max_url_hosts */
+    bool redis_down; /* the MGET failed: no SETEX either (one warning per message) */
     size_t cached; /* answers that came from Redis */
 } plan;
 
@@ -242,7 +243,7 @@ static void add_received(plan *p, const rblcheck_state *s, const hdr_block *h, c
             continue;
         if ((client && strcmp(ip, client) == 0) || rbl_nets_match(&s->trusted, ip))
             continue;
-        add_address(p, ip, RBL_ON_RECEIVED);
+        add_address(p, ip, RBLCONF_ON_RECEIVED);
         taken++;
     }
 }
@@ -266,7 +267,7 @@ static void add_urls(plan *p, const rblcheck_state *s, scan_task *t)
                 continue;
             bool known = false;
             for (size_t j = 0; j < p->nsubj && !known; j++)
-                known = p->subj[j].sources & RBL_ON_URL && p->subj[j].s.ip == sub->ip &&
+                known = p->subj[j].sources & RBLCONF_ON_URL && p->subj[j].s.ip == sub->ip &&
                         strcmp(p->subj[j].s.text, sub->text) == 0;
             if (known)
                 continue;
@@ -274,7 +275,7 @@ static void add_urls(plan *p, const rblcheck_state *s, scan_task *t)
                 p->url_capped = true;
                 return;
             }
-            add_subject(p, sub, RBL_ON_URL);
+            add_subject(p, sub, RBLCONF_ON_URL);
             taken++;
         }
     }
@@ -321,7 +322,7 @@ static void ask(scan_task *t, plan *p, const rblcheck_state *s, size_t from)
     size_t n = p->nq - from;
     if (!n)
         return;
-    if (s->cache_ttl_s && redisx_configured()) {
+    if (s->cache_ttl_s && redisx_configured() && !p->redis_down) {
         const char **names = task_alloc(t, n * sizeof *names);
         rbl_answer *a = task_alloc(t, n * sizeof *a);
         for (size_t i = 0; i < n; i++)
@@ -335,6 +336,7 @@ static void ask(scan_task *t, plan *p, const rblcheck_state *s, size_t from)
                 }
         } else {
             log_warn("job=%s event=rbl_cache_unavailable error=\"%s\"", task_job_id(t), err);
+            p->redis_down = true;
         }
     }
     for (size_t i = from; i < p->nq; i++)
@@ -367,22 +369,22 @@ static void rbl_start(scan_task *t, const void *state)
     p->it = task_alloc(t, p->capit * sizeof *p->it);
     p->q = task_alloc(t, p->capq * sizeof *p->q);
 
-    if (p->connection && s->sources & RBL_ON_CLIENT)
-        add_address(p, client, RBL_ON_CLIENT);
+    if (p->connection && s->sources & RBLCONF_ON_CLIENT)
+        add_address(p, client, RBLCONF_ON_CLIENT);
     /* Behind a trusted relay, the hops below it are where the mail came from. */
-    if (!authenticated && s->sources & RBL_ON_RECEIVED)
+    if (!authenticated && s->sources & RBLCONF_ON_RECEIVED)
         add_received(p, s, h, client);
-    if (p->connection && s->sources & RBL_ON_HELO)
-        add_domain(p, env->helo, RBL_ON_HELO);
-    if (s->sources & RBL_ON_ENVFROM)
-        add_mail_domain(p, env ? env->mail_from : NULL, RBL_ON_ENVFROM);
-    if (s->sources & RBL_ON_FROM)
-        add_header_domain(p, h, "From", RBL_ON_FROM);
-    if (s->sources & RBL_ON_REPLYTO)
-        add_header_domain(p, h, "Reply-To", RBL_ON_REPLYTO);
-    if (s->sources & RBL_ON_URL)
+    if (p->connection && s->sources & RBLCONF_ON_HELO)
+        add_domain(p, env->helo, RBLCONF_ON_HELO);
+    if (s->sources & RBLCONF_ON_ENVFROM)
+        add_mail_domain(p, env ? env->mail_from : NULL, RBLCONF_ON_ENVFROM);
+    if (s->sources & RBLCONF_ON_FROM)
+        add_header_domain(p, h, "From", RBLCONF_ON_FROM);
+    if (s->sources & RBLCONF_ON_REPLYTO)
+        add_header_domain(p, h, "Reply-To", RBLCONF_ON_REPLYTO);
+    if (s->sources & RBLCONF_ON_URL)
         add_urls(p, s, t);
-    if (p->connection && s->sources & RBL_ON_RDNS &&
+    if (p->connection && s->sources & RBLCONF_ON_RDNS &&
         dns_reverse_name(client, NULL, p->ptr, sizeof p->ptr)) {
         dns_submit(task_dns(t), p->ptr, DNS_T_PTR); /* the dnscheck check's too: one query */
         p->rdns_wanted = true;
@@ -399,7 +401,7 @@ static void plan_rdns(scan_task *t, plan *p, const rblcheck_state *s)
     const dns_answer *a = dns_lookup(task_dns(t), p->ptr, DNS_T_PTR);
     size_t fromq = p->nq;
     for (size_t i = 0; a->status == DNS_OK && i < a->n && i < RDNS_NAMES_MAX; i++)
-        add_domain(p, a->rr[i].u.name, RBL_ON_RDNS);
+        add_domain(p, a->rr[i].u.name, RBLCONF_ON_RDNS);
     plan_queries(p, s);
     ask(t, p, s, fromq);
 }
@@ -431,7 +433,7 @@ static void item_sources(const subject *sub, const rblconf_list *l, char *out, s
     unsigned both = sub->sources & l->on;
     size_t o = 0;
     out[0] = '\0';
-    for (unsigned bit = 1; bit <= RBL_ON_URL && o < outlen; bit <<= 1)
+    for (unsigned bit = 1; bit <= RBLCONF_ON_URL && o < outlen; bit <<= 1)
         if (both & bit)
             o += (size_t)snprintf(out + o, outlen - o, "%s%s", o ? "/" : "",
                                   rblconf_source_name(bit));
@@ -440,7 +442,7 @@ static void item_sources(const subject *sub, const rblconf_list *l, char *out, s
 static void note(finding *f, const char *source, const subject *sub, const rblconf_list *l,
                  const char *codes)
 {
-    f->url |= (sub->sources & l->on) == RBL_ON_URL;
+    f->url |= (sub->sources & l->on) == RBLCONF_ON_URL;
     if (f->count++ >= DETAIL_ITEMS_MAX)
         return;
     buf_printf(&f->detail, "%s%s %s in %s (%s)", f->detail.len ? "; " : "", source, sub->s.text,
@@ -528,7 +530,7 @@ static void rbl_run(scan_task *t, const void *state)
         p->q[i].dq = NULL;
         asked++;
     }
-    if (s->cache_ttl_s && redisx_configured() && asked) {
+    if (s->cache_ttl_s && redisx_configured() && !p->redis_down && asked) {
         const char **names = task_alloc(t, p->nq * sizeof *names);
         rbl_answer *a = task_alloc(t, p->nq * sizeof *a);
         for (size_t i = 0; i < p->nq; i++) {

@@ -1,15 +1,12 @@
-/* fuzz_rbl.c - the block list parsers: the rbl.list.* values an operator writes
- * (shared/rblconf.h) and what messages and caches hand the check (node/rbl.h).
+/* fuzz_rbl.c - the block list parsers: rbl.list.* values (shared/rblconf.h) and what
+ * messages and caches hand the check (node/rbl.h).
  *
- * One input is read as: a codes list (then matched against addresses taken from the
- * input), every other attribute's value through rblconf_check, a key, a Received
- * field, a domain, an address, a URL host and a cache value. Invariants: a refusal
- * leaves a reason and writes nothing; accepted codes are well-formed intervals or
- * masks in 127.0.0.0/8 with valid symbols and one weight per symbol; a match never
- * reports more hits than codes and never a listing outside 127/8 or in
- * 127.255.255.0/24; names built from anything are at most 253 characters of
- * letters, digits, '-', '_' and dots with no empty label; cache values round-trip.
- * Run under ASan/UBSan: no leak, no UB. */
+ * One input is read as a codes list (then matched against addresses from the input),
+ * every attribute's value, a key, a Received field, a domain, an address, a URL host
+ * and a cache value. Invariants: a refusal leaves a reason and writes nothing; codes
+ * are intervals or masks in 127/8 with valid symbols, one weight each; no listing
+ * outside 127/8 or in 127.255.255/24; names are at most 253 characters of [a-z0-9-_]
+ * labels, none empty; cache values round-trip. Under ASan/UBSan: no leak, no UB. */
 #include "fuzz.h"
 #include "log.h"
 #include "rbl.h"
@@ -105,7 +102,7 @@ static void check_values(const char *v)
     }
     unsigned on = 0;
     if (rblconf_parse_on(v, &on, err, sizeof err))
-        FUZZ_ASSERT(on && !(on & ~(RBL_ON_IP_SOURCES | RBL_ON_DOMAIN_SOURCES)));
+        FUZZ_ASSERT(on && !(on & ~(RBLCONF_ON_IP_SOURCES | RBLCONF_ON_DOMAIN_SOURCES)));
     char sym[RBLCONF_SYMBOL_MAX + 1];
     double w;
     if (rblconf_parse_symbol(v, sym, sizeof sym, &w, err, sizeof err))

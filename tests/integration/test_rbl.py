@@ -565,3 +565,14 @@ def test_cluster_nodes_share_the_cache(cluster, env, redis, tmp_path):
     fixed = cluster.status()["config_version"]
     wait_for(lambda: any(n["node"] == "node2" and n["config_version"] == fixed
                          for n in cluster.status()["nodes"]), 10, what="node2 on the next version")
+
+
+def test_node_refuses_a_bad_stub_zone(cluster):
+    cluster.start_master()
+    p = cluster.start_node("node1", wait=False,
+                           extra="dns_stub_zones = zen.rbl.example=rbldnsd.example:53\n")
+    wait_for(lambda: not p.alive(), 20, 0.05, "bulwark-node to exit")
+    assert p.p.returncode != 0
+    assert ("bad DNS stub zone 'zen.rbl.example=rbldnsd.example:53': expected IPv4[:PORT], "
+            "[IPv6]:PORT or an IPv6 address after '='") in p.log_text()
+    del cluster.procs["node1"]  # exited by itself; nothing to stop

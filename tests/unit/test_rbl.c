@@ -1,16 +1,12 @@
-/* test_rbl.c - DNS block lists: the rbl.list.* configuration (shared/rblconf.h), the
- * names lists are asked and the cache values (node/rbl.h), and when the rbl and
+/* test_rbl.c - DNS block lists: the rbl.list.* configuration (shared/rblconf.h), query
+ * names and cache values (node/rbl.h), stub zones (dns.h), and when the rbl and
  * dnscheck checks ask anything at all.
  *
- * Configuration: every attribute's parser with the values operators write and the
- * mistakes they make (each refusal names the part that is wrong), return-code
- * matching (exact, range, CIDR, bit mask, refused and foreign answers), a whole
- * configuration's lists with their defaults and the cross-key refusals. Names: IPv4,
- * IPv6 and IPv4-mapped reversal under a zone, domains (case, trailing dot, IDN, what
- * is not a name), URL hosts (registrable domain via the public suffix list, address
- * literals in browser forms), Received fields of Postfix, Sendmail, Exim and Exchange.
- * The checks run against a resolver whose server is not there: a list that is asked
- * gives RBL_TEMPERROR, a message that is not asked gives nothing. The answers of real
+ * Parsers get the values operators write and the mistakes they make (each refusal
+ * names the wrong part); codes are matched exactly, by range, CIDR and bit mask, with
+ * refused and foreign answers; names cover IPv4/IPv6/mapped reversal, IDN, URL hosts
+ * (public suffix list, browser IPv4 forms) and Received fields of four MTAs. The checks
+ * run against a resolver whose server is not there (RBL_TEMPERROR when asked); real
  * lists (rbldnsd) and the Redis cache are in tests/integration/test_rbl.py. */
 #include "pipeline.h"
 #include "rbl.h"
@@ -100,9 +96,9 @@ static void test_zone_type_on_symbol(void **state)
 
     unsigned on = 0;
     assert_true(rblconf_parse_on("client, received", &on, err, sizeof err));
-    assert_int_equal(on, RBL_ON_CLIENT | RBL_ON_RECEIVED);
+    assert_int_equal(on, RBLCONF_ON_CLIENT | RBLCONF_ON_RECEIVED);
     assert_true(rblconf_parse_on("helo rdns,envfrom ,from,replyto,url", &on, err, sizeof err));
-    assert_int_equal(on, RBL_ON_DOMAIN_SOURCES);
+    assert_int_equal(on, RBLCONF_ON_DOMAIN_SOURCES);
     assert_false(rblconf_parse_on("client,sender", &on, err, sizeof err));
     assert_non_null(strstr(err, "'sender' is not a source"));
     assert_false(rblconf_parse_on(" , ", &on, err, sizeof err));
@@ -269,18 +265,18 @@ static void test_lists(void **state)
     /* sorted by name; defaults by type */
     assert_string_equal(l[0].name, "b-list");
     assert_int_equal(l[0].type, RBLCONF_IP);
-    assert_int_equal(l[0].on, RBL_ON_RECEIVED);
+    assert_int_equal(l[0].on, RBLCONF_ON_RECEIVED);
     assert_string_equal(l[0].symbol, "RBL_B_LIST");
     assert_true(l[0].weight == 1);
     assert_string_equal(l[1].name, "dbl");
     assert_string_equal(l[1].zone, "dbl.example");
-    assert_int_equal(l[1].on, RBL_ON_ENVFROM | RBL_ON_FROM | RBL_ON_REPLYTO);
+    assert_int_equal(l[1].on, RBLCONF_ON_ENVFROM | RBLCONF_ON_FROM | RBLCONF_ON_REPLYTO);
     assert_string_equal(l[1].symbol, "DBL");
     assert_true(l[1].weight == 2.5);
     assert_string_equal(l[2].name, "surbl");
-    assert_int_equal(l[2].on, RBL_ON_URL);
+    assert_int_equal(l[2].on, RBLCONF_ON_URL);
     assert_string_equal(l[3].name, "zen");
-    assert_int_equal(l[3].on, RBL_ON_CLIENT);
+    assert_int_equal(l[3].on, RBLCONF_ON_CLIENT);
     assert_int_equal(l[3].ncodes, 1);
     free(l);
     params_destroy(&p);
@@ -548,6 +544,47 @@ static void test_nets(void **state)
     assert_string_equal(err, "'10.1/16' is not an address or CIDR network");
 }
 
+/* ---- stub zones (dns.h) -------------------------------------------------------------- */
+
+static void test_stub_zones(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *list, *error; /* NULL: accepted */
+    } cases[] = {
+        {"zen.rbl.example=127.0.0.1:5353", NULL},
+        {"zen.rbl.example.=127.0.0.1, zen.rbl.example=[::1]:5353 x.test=::1", NULL},
+        {"10.in-addr.arpa=192.0.2.53:53", NULL},
+        {"zen.rbl.example", "bad DNS stub zone 'zen.rbl.example': expected ZONE=HOST[:PORT]"},
+        {"zen.rbl.example=dns.example",
+         "bad DNS stub zone 'zen.rbl.example=dns.example': expected IPv4[:PORT], [IPv6]:PORT or "
+         "an IPv6 address after '='"},
+        {"zen.rbl.example=127.0.0.1:99999", "expected IPv4[:PORT]"},
+        {"a..example=127.0.0.1", "bad DNS stub zone 'a..example=127.0.0.1': 'a..example' is not "
+                                 "a zone name"},
+        {"=127.0.0.1", "'' is not a zone name"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dns_opts o;
+        dns_opts_default(&o);
+        dns_opts_add_forwarders(&o, "127.0.0.1:1");
+        dns_opts_add_stub_zones(&o, cases[i].list);
+        char err[512] = "";
+        dns_resolver *r = dns_new(&o, err, sizeof err);
+        dns_opts_clear(&o);
+        assert_int_equal(o.stub_zones.n, 0);
+        if (!cases[i].error) {
+            if (!r)
+                fail_msg("'%s' refused: %s", cases[i].list, err);
+            dns_destroy(&r);
+        } else {
+            assert_null(r);
+            if (!strstr(err, cases[i].error))
+                fail_msg("'%s': '%s' does not say '%s'", cases[i].list, err, cases[i].error);
+        }
+    }
+}
+
 /* ---- the checks ------------------------------------------------------------------- */
 
 /* A loopback UDP port nothing listens on. */
@@ -695,7 +732,7 @@ int main(void)
         cmocka_unit_test(test_query_names),   cmocka_unit_test(test_domains),
         cmocka_unit_test(test_host_subjects), cmocka_unit_test(test_received),
         cmocka_unit_test(test_cache_values),  cmocka_unit_test(test_nets),
-        cmocka_unit_test(test_checks_apply),
+        cmocka_unit_test(test_stub_zones),    cmocka_unit_test(test_checks_apply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
