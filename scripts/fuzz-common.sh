@@ -9,7 +9,7 @@
 FUZZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FUZZ_BUILD=$FUZZ_ROOT/build-fuzz
 FUZZ_SRC=$FUZZ_ROOT/tests/fuzz
-FUZZ_ALL_TARGETS=(packet params hdr keys scan milter cli symbols message html archive rules dkim dns spf dmarc tokens rbl)
+FUZZ_ALL_TARGETS=(packet params hdr keys scan milter cli symbols message html archive rules dkim dns spf dmarc tokens rbl arc)
 
 # Largest input per target: enough for the longest meaningful input (4097 short
 # header fields need ~12 KiB; a key file or config file is a few hundred bytes),
@@ -33,6 +33,7 @@ fuzz_max_len() {
     dmarc) echo 4096 ;;
     tokens) echo 32768 ;;
     rbl) echo 4096 ;;
+    arc) echo 16384 ;;
     *) return 1 ;;
   esac
 }
