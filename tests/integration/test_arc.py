@@ -15,17 +15,15 @@ import base64
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bulwark_harness import CTL, free_port, wait_for
+from bulwark_harness import CTL, TESTDATA, free_port, wait_for
 from dnsserver import DNSServer
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
 SENDER = "sender.example"
 LIST_IP = "192.0.2.55"
 AUTHSERV = "bw.test"
