@@ -508,6 +508,10 @@ def test_cluster_refuses_bad_list_config(cluster):
     config_set(cluster, "rbl.list.zen.zone=zen.rbl.example", "rbl.list.zen.codes=127.0.0.2:ZEN_SBL:4")
     assert cluster.status()["config_version"] == v0 + 1
     assert cluster.ctl("config", "get", "rbl.list.zen.codes").stdout.strip() == "127.0.0.2:ZEN_SBL:4"
+    listing = cluster.ctl("config", "get", "--changed").stdout
+    assert "rbl.list.zen.zone = zen.rbl.example\n" in listing
+    assert "rbl.list.zen.codes = 127.0.0.2:ZEN_SBL:4\n" in listing
+    assert cluster.ctl("config", "get", "rbl.list.other.zone").stdout.strip() == "(default)"
 
 
 def node_extra(env, redis, timeout="2s"):
