@@ -119,6 +119,12 @@ void bayes_scheme_name(unsigned mark, char *out, size_t outlen)
         snprintf(out, outlen, "token scheme %u", mark);
 }
 
+const char *bayes_scheme_hint(unsigned was, unsigned now)
+{
+    bool pairs = was / 100 == BAYES_SCHEME || now / 100 == BAYES_SCHEME;
+    return pairs ? "learn and scan with the same check.bayes.osb_window, or " : "";
+}
+
 static bool scope_name(const char *kind, const char *value, char *out, size_t outlen)
 {
     if (!value || !*value || strlen(value) + 3 >= outlen || strlen(value) + 3 > BAYES_SCOPE_MAX)
@@ -377,10 +383,9 @@ static bool check_scheme(redisContext *c, const char *scope, unsigned mark, char
         bayes_scheme_name(scheme, was, sizeof was);
         bayes_scheme_name(mark, now, sizeof now);
         snprintf(err, errlen,
-                 "scope %s was learned with %s, this learner uses %s: learn with the same "
-                 "check.bayes.osb_window, or delete its keys (bw:b:%s:*) and learn again "
-                 "(docs/bayes.md)",
-                 scope, was, now, scope);
+                 "scope %s was learned with %s, this learner uses %s: %sdelete its keys "
+                 "(bw:b:%s:*) and learn again (docs/bayes.md)",
+                 scope, was, now, bayes_scheme_hint(scheme, mark), scope);
         return false;
     }
     return true;

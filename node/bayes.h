@@ -34,6 +34,9 @@ unsigned bayes_scheme_mark(unsigned osb_window);
 /* A marker in words for details: "token scheme 2 without word pairs", "token scheme
  * 2 with OSB window 3 (check.bayes.osb_window)", "token scheme 1". */
 void bayes_scheme_name(unsigned mark, char *out, size_t outlen);
+/* The first remedy for a scope of marker was met with marker now: "learn and scan
+ * with the same check.bayes.osb_window, or " when either has word pairs, else "". */
+const char *bayes_scheme_hint(unsigned was, unsigned now);
 
 typedef struct {
     uint32_t spam, ham; /* learned counts of one token */

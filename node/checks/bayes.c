@@ -156,9 +156,9 @@ static void bayes_run(scan_task *t, const void *state)
         bayes_scheme_name(scheme[stale], was, sizeof was);
         bayes_scheme_name(mark, now, sizeof now);
         snprintf(err, sizeof err,
-                 "scope %s was learned with %s, this node uses %s: learn and scan with the same "
-                 "check.bayes.osb_window, or delete bw:b:%s:* and learn again",
-                 names[stale], was, now, names[stale]);
+                 "scope %s was learned with %s, this node uses %s: %sdelete "
+                 "bw:b:%s:* and learn again",
+                 names[stale], was, now, bayes_scheme_hint(scheme[stale], mark), names[stale]);
         unavailable(t, NULL, err);
         return;
     }

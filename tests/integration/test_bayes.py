@@ -206,6 +206,7 @@ def test_old_scheme_refused(learned, tmp_path):
     assert list(b) == ["BAYES_UNAVAILABLE"], res
     assert "token scheme 1" in b["BAYES_UNAVAILABLE"]["detail"]
     assert "u:old@corp.example" in b["BAYES_UNAVAILABLE"]["detail"]
+    assert "osb_window" not in b["BAYES_UNAVAILABLE"]["detail"]  # no pairs either side
     # A fresh global scope that qualifies is used instead of the old one.
     res = scan(addr, p, "--rcpt", "old@corp.example", "--set", "check.bayes.autolearn=no",
                "--set", "check.bayes.min_learned=200")
