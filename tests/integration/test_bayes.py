@@ -12,7 +12,7 @@ and the class in 65,536 bucket hashes, counts of an older scheme refused for lea
 and reported (BAYES_UNAVAILABLE) rather than used, the max_tokens cap. OSB word pairs
 (check.bayes.osb_window): `learn --set` stores the pairs and records the window, scans
 with the same window use the scope, scans and learners with another window refuse it
-with a detail naming both windows.
+with a detail naming both windows; learn jobs through the cluster use the cluster's window.
 """
 import json
 import random
@@ -452,3 +452,27 @@ def test_cluster_node_votes_and_autolearns(cluster, learned, tmp_path):
              "autolearn of the GTUBE message")
     r = ctl("learn", "--spam", "--redis", addr, str(d / "gtube.eml"))
     assert "already learned" in r.stdout
+
+
+def test_cluster_learn_job_uses_the_cluster_window(cluster, learned, tmp_path):
+    """A learn job (`learn --cluster`) tokenizes with the cluster's osb_window, as the
+    node's scans do; a scope of another window is refused with the reason."""
+    from mailpath import wait_config_applied
+
+    addr, port, base = learned
+    cluster.start_master()
+    cluster.ctl("config", "set", "check.bayes.osb_window=2")
+    cluster.start_node("node1", workers=1, extra=f"redis_server = {addr}\n")
+    wait_config_applied(cluster)
+    m = base / "spam" / "0002.eml"
+    r = cluster.ctl("learn", "--cluster", "--spam", "--scope", "domain:w2.example", str(m))
+    assert "spam into d:w2.example: learned" in r.stdout, r.stdout
+    assert rcli(port, "HGET", "bw:b:d:w2.example:n", "scheme") == ["202"]
+    # The global scope was learned without pairs: not added to.
+    before = rcli(port, "HMGET", "bw:b:g:n", "spam", "ham", "scheme")
+    r = cluster.ctl("learn", "--cluster", "--spam", str(m), check=False)
+    assert r.returncode == 1
+    assert "OSB window 2" in r.stdout + r.stderr, (r.stdout, r.stderr)
+    assert rcli(port, "HMGET", "bw:b:g:n", "spam", "ham", "scheme") == before
+    for k in resp(port, "KEYS", "bw:b:d:w2.example:*"):
+        resp(port, "DEL", k)
