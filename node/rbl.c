@@ -195,37 +195,6 @@ bool rbl_received_ip(const char *v, char *ip, size_t iplen)
     return false;
 }
 
-bool rbl_nets_parse(const char *list, rbl_nets *out, char *err, size_t errlen)
-{
-    char *copy = xstrdup(list ? list : ""), *save = NULL;
-    bool ok = true;
-    out->n = 0;
-    for (char *w = strtok_r(copy, ", \t", &save); ok && w; w = strtok_r(NULL, ", \t", &save)) {
-        if (out->n == RBL_NETS_MAX) {
-            snprintf(err, errlen, "more than %d networks", RBL_NETS_MAX);
-            ok = false;
-        } else if (!spf_cidr_parse(w, &out->net[out->n], &out->prefix[out->n])) {
-            snprintf(err, errlen, "'%.60s' is not an address or CIDR network", w);
-            ok = false;
-        } else {
-            out->n++;
-        }
-    }
-    free(copy);
-    return ok;
-}
-
-bool rbl_nets_match(const rbl_nets *n, const char *ip)
-{
-    spf_ip a;
-    if (!spf_ip_parse(ip, &a))
-        return false;
-    for (size_t i = 0; i < n->n; i++)
-        if (spf_ip_match(&a, &n->net[i], n->prefix[i]))
-            return true;
-    return false;
-}
-
 /* ---- answers and the cache ---------------------------------------------------------- */
 
 void rbl_answer_from_dns(const dns_answer *d, rbl_answer *out)

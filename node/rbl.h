@@ -50,19 +50,6 @@ bool rbl_query_name(const rbl_subject *s, const char *zone, char *out, size_t ou
  * the clause. Canonical text (rbl_address). False when there is none. */
 bool rbl_received_ip(const char *value, char *ip, size_t iplen);
 
-/* Networks whose addresses are never looked up (rbl.trusted_networks). */
-#define RBL_NETS_MAX 64
-typedef struct {
-    spf_ip net[RBL_NETS_MAX];
-    unsigned prefix[RBL_NETS_MAX];
-    size_t n;
-} rbl_nets;
-/* Addresses and CIDR networks separated by commas or white space; false with the
- * reason for one that is neither, or more than RBL_NETS_MAX. */
-bool rbl_nets_parse(const char *list, rbl_nets *out, char *err, size_t errlen);
-/* Whether the address (text) is in one of the networks; false when it is no address. */
-bool rbl_nets_match(const rbl_nets *n, const char *ip);
-
 /* A list's answer for one query name. */
 typedef enum {
     RBL_UNKNOWN = 0, /* not answered yet (not in the cache) */

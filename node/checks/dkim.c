@@ -22,6 +22,7 @@
 #include "checks.h"
 #include "dkimseal.h"
 #include "log.h"
+#include "netlist.h"
 #include "spf.h"
 #include "util.h"
 
@@ -31,7 +32,6 @@
 #include <string.h>
 
 #define SIGN_KEYS_MAX 64
-#define SIGN_NETS_MAX 64
 
 typedef struct {
     char domain[256], selector[64];
@@ -45,9 +45,7 @@ typedef struct {
     bool force;
     sign_key keys[SIGN_KEYS_MAX];
     size_t nkeys;
-    spf_ip net[SIGN_NETS_MAX];
-    unsigned prefix[SIGN_NETS_MAX];
-    size_t nnets;
+    netlist sign_nets;
 } dkim_state;
 
 static const symbol_def dkim_symbols[] = {
@@ -75,27 +73,6 @@ static void dkim_state_free(void *state)
     for (size_t i = 0; i < s->nkeys; i++)
         dkim_signkey_destroy(&s->keys[i].key);
     free(s);
-}
-
-static bool sign_networks(const params *cfg, dkim_state *s, char *err, size_t errlen)
-{
-    strlist nets = {0};
-    check_param_list(cfg, "check.dkim.sign_networks", &nets);
-    bool ok = true;
-    for (size_t i = 0; ok && i < nets.n; i++) {
-        if (s->nnets == SIGN_NETS_MAX) {
-            snprintf(err, errlen, "check.dkim.sign_networks: more than %d networks", SIGN_NETS_MAX);
-            ok = false;
-        } else if (!spf_cidr_parse(nets.v[i], &s->net[s->nnets], &s->prefix[s->nnets])) {
-            snprintf(err, errlen,
-                     "check.dkim.sign_networks: '%s' is not an address or CIDR network", nets.v[i]);
-            ok = false;
-        } else {
-            s->nnets++;
-        }
-    }
-    strlist_free(&nets);
-    return ok;
 }
 
 /* Opens one dkim.sign.DOMAIN.SELECTOR value; a failure is kept as the key's error. */
@@ -146,7 +123,7 @@ static bool dkim_init(const params *cfg, void **state, char *err, size_t errlen)
     s->o.min_rsa_bits = (unsigned)params_int(cfg, "check.dkim.min_rsa_bits");
     s->o.future_s = params_int(cfg, "check.dkim.future_tolerance") / 1000;
     s->force = check_param_action(cfg, "check.dkim.action", &s->action);
-    if (!sign_networks(cfg, s, err, errlen)) {
+    if (!netlist_param(cfg, "check.dkim.sign_networks", &s->sign_nets, err, errlen)) {
         dkim_state_free(s);
         return false;
     }
@@ -240,13 +217,7 @@ static bool may_sign(const dkim_state *s, const Bulwark__Envelope *env)
         return false;
     if (env->auth_user && *env->auth_user)
         return true;
-    spf_ip ip;
-    if (!env->client_ip || !spf_ip_parse(env->client_ip, &ip))
-        return false;
-    for (size_t i = 0; i < s->nnets; i++)
-        if (spf_ip_match(&ip, &s->net[i], s->prefix[i]))
-            return true;
-    return false;
+    return env->client_ip && netlist_match(&s->sign_nets, env->client_ip);
 }
 
 /* The domain of the one address in the From value ("Name <a@b.example>", "a@b.example

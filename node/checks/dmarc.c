@@ -16,6 +16,7 @@
 #include "dmarc.h"
 #include "checks.h"
 #include "log.h"
+#include "netlist.h"
 #include "spf.h"
 #include "util.h"
 
@@ -23,15 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DMARC_TRUSTED_MAX 64
-
 typedef struct {
     Bulwark__Action act[3]; /* by dmarc_policy: none, quarantine, reject */
     bool force[3];
     strlist exempt;
-    spf_ip net[DMARC_TRUSTED_MAX];
-    unsigned prefix[DMARC_TRUSTED_MAX];
-    size_t ntrusted;
+    netlist trusted;
     bool skip_auth;
 } dmarc_state;
 
@@ -66,25 +63,10 @@ static bool dmarc_init(const params *cfg, void **state, char *err, size_t errlen
         s->force[i] = check_param_action(cfg, keys[i], &s->act[i]);
     check_param_list(cfg, "check.dmarc.exempt_domains", &s->exempt);
     s->skip_auth = params_bool(cfg, "check.dmarc.skip_authenticated");
-    strlist nets = {0};
-    check_param_list(cfg, "check.dmarc.trusted_networks", &nets);
-    for (size_t i = 0; i < nets.n; i++) {
-        if (s->ntrusted == DMARC_TRUSTED_MAX) {
-            snprintf(err, errlen, "check.dmarc.trusted_networks: more than %d networks",
-                     DMARC_TRUSTED_MAX);
-        } else if (!spf_cidr_parse(nets.v[i], &s->net[s->ntrusted], &s->prefix[s->ntrusted])) {
-            snprintf(err, errlen,
-                     "check.dmarc.trusted_networks: '%s' is not an address or CIDR network",
-                     nets.v[i]);
-        } else {
-            s->ntrusted++;
-            continue;
-        }
-        strlist_free(&nets);
+    if (!netlist_param(cfg, "check.dmarc.trusted_networks", &s->trusted, err, errlen)) {
         dmarc_state_free(s);
         return false;
     }
-    strlist_free(&nets);
     *state = s;
     return true;
 }
@@ -97,13 +79,7 @@ static bool applies(scan_task *t, const dmarc_state *s)
         return false; /* a file scanned without an envelope: nothing to align with */
     if (s->skip_auth && env->auth_user && *env->auth_user)
         return false;
-    spf_ip ip;
-    if (!spf_ip_parse(env->client_ip, &ip))
-        return true;
-    for (size_t i = 0; i < s->ntrusted; i++)
-        if (spf_ip_match(&ip, &s->net[i], s->prefix[i]))
-            return false;
-    return true;
+    return !netlist_match(&s->trusted, env->client_ip); /* an unreadable address applies */
 }
 
 static void dmarc_start(scan_task *t, const void *state)

@@ -10,6 +10,7 @@
  * Not for rbl.trusted_networks, authenticated submitters, or without a resolver. */
 #include "checks.h"
 #include "log.h"
+#include "netlist.h"
 #include "rbl.h"
 #include "util.h"
 
@@ -21,7 +22,7 @@
 #define FCRDNS_NAMES_MAX 3 /* PTR names whose addresses are looked up */
 
 typedef struct {
-    rbl_nets trusted;
+    netlist trusted;
 } dnscheck_state;
 
 static const symbol_def dnscheck_symbols[] = {
@@ -44,9 +45,7 @@ static const symbol_def dnscheck_symbols[] = {
 static bool dnscheck_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     dnscheck_state *s = xcalloc(1, sizeof *s);
-    char why[300];
-    if (!rbl_nets_parse(params_str(cfg, "rbl.trusted_networks"), &s->trusted, why, sizeof why)) {
-        snprintf(err, errlen, "rbl.trusted_networks: %s", why);
+    if (!netlist_param(cfg, "rbl.trusted_networks", &s->trusted, err, errlen)) {
         free(s);
         return false;
     }
@@ -72,7 +71,7 @@ static bool gather(scan_task *t, const dnscheck_state *s, subjects *o)
         return false;
     if (env->auth_user && *env->auth_user)
         return false;
-    if (!rbl_address(env->client_ip, o->ip, sizeof o->ip) || rbl_nets_match(&s->trusted, o->ip))
+    if (!rbl_address(env->client_ip, o->ip, sizeof o->ip) || netlist_match(&s->trusted, o->ip))
         return false;
     o->v6 = strchr(o->ip, ':') != NULL;
     dns_reverse_name(o->ip, NULL, o->ptr, sizeof o->ptr);

@@ -12,6 +12,7 @@
 #include "checks.h"
 #include "dmarc.h"
 #include "log.h"
+#include "netlist.h"
 #include "rblconf.h"
 #include "redisx.h"
 #include "util.h"
@@ -28,7 +29,7 @@ typedef struct {
     rblconf_list *lists;
     size_t nlists;
     unsigned sources; /* every list's `on`, or'ed */
-    rbl_nets trusted;
+    netlist trusted;
     size_t max_url_hosts, max_received;
     unsigned cache_ttl_s;
     symbol_def *syms; /* the lists' symbols, {NULL}-terminated */
@@ -119,14 +120,9 @@ static bool build_symbols(rblcheck_state *s, char *err, size_t errlen)
 static bool rbl_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     rblcheck_state *s = xcalloc(1, sizeof *s);
-    char why[300];
-    bool ok = rblconf_lists(cfg, &s->lists, &s->nlists, err, errlen);
-    if (ok &&
-        !rbl_nets_parse(params_str(cfg, "rbl.trusted_networks"), &s->trusted, why, sizeof why)) {
-        snprintf(err, errlen, "rbl.trusted_networks: %s", why);
-        ok = false;
-    }
-    ok = ok && build_symbols(s, err, errlen);
+    bool ok = rblconf_lists(cfg, &s->lists, &s->nlists, err, errlen) &&
+              netlist_param(cfg, "rbl.trusted_networks", &s->trusted, err, errlen) &&
+              build_symbols(s, err, errlen);
     if (!ok) {
         rbl_free(s);
         return false;
@@ -241,7 +237,7 @@ static void add_received(plan *p, const rblcheck_state *s, const hdr_block *h, c
         if (strcasecmp(h->f[i].name, "Received") != 0 ||
             !rbl_received_ip(h->f[i].value, ip, sizeof ip))
             continue;
-        if ((client && strcmp(ip, client) == 0) || rbl_nets_match(&s->trusted, ip))
+        if ((client && strcmp(ip, client) == 0) || netlist_match(&s->trusted, ip))
             continue;
         add_address(p, ip, RBLCONF_ON_RECEIVED);
         taken++;
@@ -263,7 +259,7 @@ static void add_urls(plan *p, const rblcheck_state *s, scan_task *t)
             if (k <= (size_t)pass)
                 continue;
             const rbl_subject *sub = &two[pass];
-            if (sub->ip && rbl_nets_match(&s->trusted, sub->text))
+            if (sub->ip && netlist_match(&s->trusted, sub->text))
                 continue;
             bool known = false;
             for (size_t j = 0; j < p->nsubj && !known; j++)
@@ -360,7 +356,7 @@ static void rbl_start(scan_task *t, const void *state)
     bool authenticated = env && env->auth_user && *env->auth_user;
 
     plan *p = task_alloc(t, sizeof *p);
-    p->connection = client && !authenticated && !rbl_nets_match(&s->trusted, client);
+    p->connection = client && !authenticated && !netlist_match(&s->trusted, client);
     /* Bounds: 1 client, max_received hops, HELO/rDNS/envfrom/From/Reply-To two names
      * each (a name and its registrable domain), max_url_hosts URL names. */
     p->capsubj = 1 + s->max_received + 2 * (4 + RDNS_NAMES_MAX) + s->max_url_hosts;

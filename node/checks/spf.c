@@ -12,18 +12,15 @@
 #include "spf.h"
 #include "checks.h"
 #include "log.h"
+#include "netlist.h"
 #include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SPF_TRUSTED_MAX 64
-
 typedef struct {
-    spf_ip net[SPF_TRUSTED_MAX];
-    unsigned prefix[SPF_TRUSTED_MAX];
-    size_t ntrusted;
+    netlist trusted;
     bool helo;
     bool force_fail;
     Bulwark__Action fail_action;
@@ -46,26 +43,10 @@ static const symbol_def spf_symbols[] = {
 static bool spf_init(const params *cfg, void **state, char *err, size_t errlen)
 {
     spf_state *s = xcalloc(1, sizeof *s);
-    strlist nets = {0};
-    check_param_list(cfg, "check.spf.trusted_networks", &nets);
-    for (size_t i = 0; i < nets.n; i++) {
-        if (s->ntrusted == SPF_TRUSTED_MAX) {
-            snprintf(err, errlen, "check.spf.trusted_networks: more than %d networks",
-                     SPF_TRUSTED_MAX);
-        } else if (!spf_cidr_parse(nets.v[i], &s->net[s->ntrusted], &s->prefix[s->ntrusted])) {
-            snprintf(err, errlen,
-                     "check.spf.trusted_networks: '%s' is not an address or CIDR "
-                     "network",
-                     nets.v[i]);
-        } else {
-            s->ntrusted++;
-            continue;
-        }
-        strlist_free(&nets);
+    if (!netlist_param(cfg, "check.spf.trusted_networks", &s->trusted, err, errlen)) {
         free(s);
         return false;
     }
-    strlist_free(&nets);
     s->helo = params_bool(cfg, "check.spf.helo");
     s->force_fail = check_param_action(cfg, "check.spf.fail_action", &s->fail_action);
     *state = s;
@@ -87,10 +68,7 @@ static bool applies(scan_task *t, const spf_state *s, spf_ip *ip, bool warn)
                      task_job_id(t), env->client_ip);
         return false;
     }
-    for (size_t i = 0; i < s->ntrusted; i++)
-        if (spf_ip_match(ip, &s->net[i], s->prefix[i]))
-            return false;
-    return true;
+    return !netlist_contains(&s->trusted, ip);
 }
 
 static void spf_start(scan_task *t, const void *state)

@@ -8,6 +8,7 @@
  * (public suffix list, browser IPv4 forms) and Received fields of four MTAs. The checks
  * run against a resolver whose server is not there (RBL_TEMPERROR when asked); real
  * lists (rbldnsd) and the Redis cache are in tests/integration/test_rbl.py. */
+#include "netlist.h"
 #include "pipeline.h"
 #include "rbl.h"
 #include "rblconf.h"
@@ -531,16 +532,16 @@ static void test_cache_values(void **state)
 static void test_nets(void **state)
 {
     (void)state;
-    rbl_nets n;
+    netlist n;
     char err[256];
-    assert_true(rbl_nets_parse("127.0.0.0/8, ::1 10.0.0.0/8,fc00::/7", &n, err, sizeof err));
+    assert_true(netlist_parse("127.0.0.0/8, ::1 10.0.0.0/8,fc00::/7", &n, err, sizeof err));
     assert_int_equal(n.n, 4);
-    assert_true(rbl_nets_match(&n, "10.200.1.1"));
-    assert_true(rbl_nets_match(&n, "fd12::1"));
-    assert_true(rbl_nets_match(&n, "::ffff:127.0.0.5"));
-    assert_false(rbl_nets_match(&n, "192.0.2.1"));
-    assert_false(rbl_nets_match(&n, "not an address"));
-    assert_false(rbl_nets_parse("10.0.0.0/8, 10.1/16", &n, err, sizeof err));
+    assert_true(netlist_match(&n, "10.200.1.1"));
+    assert_true(netlist_match(&n, "fd12::1"));
+    assert_true(netlist_match(&n, "::ffff:127.0.0.5"));
+    assert_false(netlist_match(&n, "192.0.2.1"));
+    assert_false(netlist_match(&n, "not an address"));
+    assert_false(netlist_parse("10.0.0.0/8, 10.1/16", &n, err, sizeof err));
     assert_string_equal(err, "'10.1/16' is not an address or CIDR network");
 }
 
