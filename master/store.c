@@ -734,6 +734,42 @@ static void where_clause(const store_query *q, const char *action_col, buf_t *sq
 #undef COND
 }
 
+/* Runs a SELECT and hands each row (ncols text columns) to fn; false on an error. */
+static bool select_each(store *s, const char *sql, binds *x, unsigned ncols, const char *what,
+                        void (*fn)(void *arg, char **v), void *arg, char *err, size_t errlen)
+{
+    MYSQL_STMT *st = run(s, NULL, sql, x, what, err, errlen);
+    if (!st)
+        return false;
+    if (mysql_stmt_store_result(st) != 0) {
+        stmt_fail(s, st, what, err, errlen);
+        mysql_stmt_close(st);
+        return false;
+    }
+    char *v[32];
+    unsigned long len[32];
+    int rc;
+    while ((rc = fetch_text(st, ncols, v, len)) == 1) {
+        fn(arg, v);
+        for (unsigned i = 0; i < ncols; i++)
+            free(v[i]);
+    }
+    if (rc < 0) {
+        stmt_fail(s, st, what, err, errlen);
+        mysql_stmt_close(st);
+        return false;
+    }
+    mysql_stmt_close(st);
+    return true;
+}
+
+/* select_each callback: appends a row's first column (unless NULL) to the strlist arg. */
+static void add_first(void *arg, char **v)
+{
+    if (v[0])
+        strlist_add(arg, v[0]);
+}
+
 /* Runs a SELECT of ncols columns and turns every row into a record. */
 static bool select_records(store *s, const char *sql, binds *x, unsigned ncols, bool quarantine,
                            store_record **out, size_t *n, char *err, size_t errlen)
@@ -870,26 +906,11 @@ bool store_learn_claim(store *s, unsigned max, strlist *ids, char *err, size_t e
         return false;
     binds x = {0};
     bind_u64(&x, max);
-    MYSQL_STMT *st = run(s, NULL,
-                         "SELECT job_id FROM quarantine WHERE learn = 'pending'"
-                         " AND learn_after <= NOW(3) ORDER BY learn_after LIMIT ?",
-                         &x, "learn due", err, errlen);
-    if (!st)
+    if (!select_each(s,
+                     "SELECT job_id FROM quarantine WHERE learn = 'pending'"
+                     " AND learn_after <= NOW(3) ORDER BY learn_after LIMIT ?",
+                     &x, 1, "learn due", add_first, ids, err, errlen))
         return false;
-    char *v[1];
-    unsigned long len[1];
-    int rc = mysql_stmt_store_result(st) == 0 ? 1 : -1;
-    while (rc > 0 && (rc = fetch_text(st, 1, v, len)) == 1) {
-        if (v[0])
-            strlist_add(ids, v[0]);
-        free(v[0]);
-    }
-    if (rc < 0) {
-        stmt_fail(s, st, "learn due", err, errlen);
-        mysql_stmt_close(st);
-        return false;
-    }
-    mysql_stmt_close(st);
     for (size_t i = 0; i < ids->n; i++) {
         binds y = {0};
         bind_str(&y, ids->v[i]);
@@ -983,41 +1004,6 @@ bool store_dmarc_insert(store *s, const store_dmarc *d, char *err, size_t errlen
         &x, "insert dmarc row", NULL, err, errlen);
 }
 
-/* Runs a SELECT and hands each row (ncols text columns) to fn; false on an error. */
-static bool select_each(store *s, const char *sql, binds *x, unsigned ncols, const char *what,
-                        void (*fn)(void *arg, char **v), void *arg, char *err, size_t errlen)
-{
-    MYSQL_STMT *st = run(s, NULL, sql, x, what, err, errlen);
-    if (!st)
-        return false;
-    if (mysql_stmt_store_result(st) != 0) {
-        stmt_fail(s, st, what, err, errlen);
-        mysql_stmt_close(st);
-        return false;
-    }
-    char *v[32];
-    unsigned long len[32];
-    int rc;
-    while ((rc = fetch_text(st, ncols, v, len)) == 1) {
-        fn(arg, v);
-        for (unsigned i = 0; i < ncols; i++)
-            free(v[i]);
-    }
-    if (rc < 0) {
-        stmt_fail(s, st, what, err, errlen);
-        mysql_stmt_close(st);
-        return false;
-    }
-    mysql_stmt_close(st);
-    return true;
-}
-
-static void add_domain(void *arg, char **v)
-{
-    if (v[0])
-        strlist_add(arg, v[0]);
-}
-
 bool store_dmarc_domains(store *s, uint64_t begin_ms, uint64_t end_ms, const char *domain,
                          strlist *out, char *err, size_t errlen)
 {
@@ -1034,7 +1020,7 @@ bool store_dmarc_domains(store *s, uint64_t begin_ms, uint64_t end_ms, const cha
                            : "SELECT DISTINCT policy_domain FROM dmarc_result WHERE time >="
                              " FROM_UNIXTIME(? / 1000) AND time < FROM_UNIXTIME(? / 1000)"
                              " ORDER BY policy_domain",
-                       &x, 1, "dmarc domains", add_domain, out, err, errlen);
+                       &x, 1, "dmarc domains", add_first, out, err, errlen);
 }
 
 /* The policy columns, in this order, of store_dmarc_latest. */
