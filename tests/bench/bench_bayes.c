@@ -40,21 +40,6 @@ static double redis_cpu(redisContext *c)
     return cpu;
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    buf_t b = {0};
-    char chunk[65536];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_append(&b, chunk, k);
-    fclose(f);
-    *len = b.len;
-    return (uint8_t *)b.data;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -94,7 +79,7 @@ int main(int argc, char **argv)
     while (fgets(path, sizeof path, list)) {
         path[strcspn(path, "\r\n")] = '\0';
         size_t len;
-        uint8_t *raw = path[0] ? read_file(path, &len) : NULL;
+        uint8_t *raw = path[0] ? (uint8_t *)file_read(path, &len) : NULL;
         if (!raw)
             continue;
         msg_model *m = msg_parse(raw, len);
