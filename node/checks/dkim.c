@@ -21,12 +21,12 @@
 #include "dkim.h"
 #include "checks.h"
 #include "dkimseal.h"
+#include "dmarc.h"
 #include "log.h"
 #include "netlist.h"
 #include "spf.h"
 #include "util.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,39 +220,16 @@ static bool may_sign(const dkim_state *s, const Bulwark__Envelope *env)
     return env->client_ip && netlist_match(&s->sign_nets, env->client_ip);
 }
 
-/* The domain of the one address in the From value ("Name <a@b.example>", "a@b.example
- * (comment)"), lower case; false when there is not exactly one. */
-static bool from_domain(const char *from, char *out, size_t outlen)
-{
-    /* the last '<': a display name may quote one ("\"<boss@x>\" <a@b.example>") */
-    const char *lt = strrchr(from, '<'), *start = lt ? lt + 1 : from;
-    const char *end = lt ? strchr(start, '>') : start + strcspn(start, " \t(,;");
-    if (!end || strchr(lt ? end + 1 : end, '@'))
-        return false;
-    const char *at = memrchr(start, '@', (size_t)(end - start));
-    if (!at || end - at - 1 <= 0 || (size_t)(end - at) > outlen)
-        return false;
-    size_t n = 0;
-    for (const char *c = at + 1; c < end; c++) {
-        if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '.' || *c == '_'))
-            return false;
-        out[n++] = (char)tolower((unsigned char)*c);
-    }
-    out[n] = '\0';
-    return true;
-}
-
 static void dkim_finish(scan_task *t, const void *state)
 {
     const dkim_state *s = state;
     if (!s->nkeys || !may_sign(s, task_envelope(t)))
         return;
     const hdr_block *h = task_headers(t);
-    char domain[256];
-    if (hdr_count(h, "From") != 1 || !from_domain(hdr_get(h, "From"), domain, sizeof domain)) {
+    char domain[256], why[128];
+    if (!dmarc_from_domain(h, domain, sizeof domain, why, sizeof why)) { /* DMARC's reading */
         if (hdr_count(h, "From") != 0)
-            log_debug("job=%s event=dkim_not_signed reason=\"From is not one address\"",
-                      task_job_id(t));
+            log_debug("job=%s event=dkim_not_signed reason=\"%s\"", task_job_id(t), why);
         return;
     }
     const Bulwark__ScanResult *r = scan_result(t);
