@@ -74,15 +74,6 @@ static bool is_fws(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static const dkim_tag *tag_find(const dkim_tag *t, size_t n, const char *name)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i < n; i++)
-        if (t[i].nlen == len && memcmp(t[i].name, name, len) == 0)
-            return &t[i];
-    return NULL;
-}
-
 /* "i" [FWS] "=" [FWS] digits [FWS] ";" at the start of an AAR value. */
 static bool aar_instance(const char *s, size_t len, unsigned *instance, size_t *payload_off,
                          char *err, size_t errlen)
@@ -130,7 +121,7 @@ bool arc_instance(arc_kind k, const char *value, size_t len, unsigned *instance,
     size_t n;
     if (!dkim_tags_parse(value, len, tags, DKIM_MAX_TAGS, &n, err, errlen))
         return false;
-    const dkim_tag *i = tag_find(tags, n, "i");
+    const dkim_tag *i = dkim_tag_find(tags, n, "i");
     if (!i) {
         fail(err, errlen, "no i= tag");
         return false;
@@ -174,23 +165,11 @@ void arc_sig_clear(arc_sig *s)
     memset(s, 0, sizeof *s);
 }
 
-static bool required(const dkim_tag *tags, size_t n, const char *const *names, char *err,
-                     size_t errlen)
-{
-    for (; *names; names++) {
-        if (!tag_find(tags, n, *names)) {
-            fail(err, errlen, "required tag %s= is missing", *names);
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool sig_common(const dkim_tag *tags, size_t n, arc_sig *s, char *err, size_t errlen)
 {
-    const dkim_tag *i = tag_find(tags, n, "i"), *a = tag_find(tags, n, "a"),
-                   *d = tag_find(tags, n, "d"), *sel = tag_find(tags, n, "s"),
-                   *b = tag_find(tags, n, "b");
+    const dkim_tag *i = dkim_tag_find(tags, n, "i"), *a = dkim_tag_find(tags, n, "a"),
+                   *d = dkim_tag_find(tags, n, "d"), *sel = dkim_tag_find(tags, n, "s"),
+                   *b = dkim_tag_find(tags, n, "b");
     if (!instance_value(i->value, i->vlen, &s->instance)) {
         fail(err, errlen, "i= is not an instance 1..%d", ARC_MAX_SETS);
         return false;
@@ -227,13 +206,13 @@ static bool sig_common(const dkim_tag *tags, size_t n, arc_sig *s, char *err, si
 static bool seal_tags(const dkim_tag *tags, size_t n, arc_sig *s, char *err, size_t errlen)
 {
     static const char *const req[] = {"i", "a", "b", "cv", "d", "s", NULL};
-    if (!required(tags, n, req, err, errlen) || !sig_common(tags, n, s, err, errlen))
+    if (!dkim_tags_required(tags, n, req, err, errlen) || !sig_common(tags, n, s, err, errlen))
         return false;
-    if (tag_find(tags, n, "h")) {
+    if (dkim_tag_find(tags, n, "h")) {
         fail(err, errlen, "an ARC-Seal must not have h= (RFC 8617 4.1.3)");
         return false;
     }
-    const dkim_tag *cv = tag_find(tags, n, "cv");
+    const dkim_tag *cv = dkim_tag_find(tags, n, "cv");
     static const char *const cvs[] = {"none", "pass", "fail"};
     for (int k = 0; k < 3; k++) {
         if (cv->vlen == strlen(cvs[k]) && strncasecmp(cv->value, cvs[k], cv->vlen) == 0) {
@@ -305,9 +284,9 @@ static bool digits(const dkim_tag *t, size_t max, uint64_t *v)
 static bool ams_tags(const dkim_tag *tags, size_t n, arc_sig *s, char *err, size_t errlen)
 {
     static const char *const req[] = {"i", "a", "b", "bh", "d", "h", "s", NULL};
-    if (!required(tags, n, req, err, errlen) || !sig_common(tags, n, s, err, errlen))
+    if (!dkim_tags_required(tags, n, req, err, errlen) || !sig_common(tags, n, s, err, errlen))
         return false;
-    const dkim_tag *c = tag_find(tags, n, "c");
+    const dkim_tag *c = dkim_tag_find(tags, n, "c");
     if (c) {
         char cv[24];
         snprintf(cv, sizeof cv, "%.*s", (int)(c->vlen < 23 ? c->vlen : 23), c->value);
@@ -317,7 +296,7 @@ static bool ams_tags(const dkim_tag *tags, size_t n, arc_sig *s, char *err, size
         }
     }
     h_ctx h = {&s->headers, false, false, false};
-    h_list(tag_find(tags, n, "h"), &h);
+    h_list(dkim_tag_find(tags, n, "h"), &h);
     if (h.bad || !h.from || h.seal) {
         fail(err, errlen, "%s",
              h.bad    ? "h= is not a list of header names"
@@ -325,7 +304,7 @@ static bool ams_tags(const dkim_tag *tags, size_t n, arc_sig *s, char *err, size
                       : "h= does not include From");
         return false;
     }
-    const dkim_tag *bh = tag_find(tags, n, "bh");
+    const dkim_tag *bh = dkim_tag_find(tags, n, "bh");
     uint8_t *hash = NULL;
     size_t hlen = 0;
     if (!dkim_b64_decode(bh->value, bh->vlen, 32, &hash, &hlen) || hlen != 32) {
@@ -335,7 +314,7 @@ static bool ams_tags(const dkim_tag *tags, size_t n, arc_sig *s, char *err, size
     }
     memcpy(s->bh, hash, 32);
     free(hash);
-    const dkim_tag *l = tag_find(tags, n, "l"), *t = tag_find(tags, n, "t");
+    const dkim_tag *l = dkim_tag_find(tags, n, "l"), *t = dkim_tag_find(tags, n, "t");
     uint64_t v;
     if (l && !digits(l, 18, &s->length)) {
         fail(err, errlen, "l= is not a byte count");

@@ -238,7 +238,7 @@ bool dkim_tags_parse(const char *s, size_t len, dkim_tag *tags, size_t max, size
     return true;
 }
 
-static const dkim_tag *tag_find(const dkim_tag *t, size_t n, const char *name)
+const dkim_tag *dkim_tag_find(const dkim_tag *t, size_t n, const char *name)
 {
     size_t len = strlen(name);
     for (size_t i = 0; i < n; i++)
@@ -377,11 +377,11 @@ void dkim_sig_clear(dkim_sig *s)
     memset(s, 0, sizeof *s);
 }
 
-static bool required(const dkim_tag *tags, size_t n, const char *const *names, char *err,
-                     size_t errlen)
+bool dkim_tags_required(const dkim_tag *tags, size_t n, const char *const *names, char *err,
+                        size_t errlen)
 {
     for (; *names; names++) {
-        if (!tag_find(tags, n, *names)) {
+        if (!dkim_tag_find(tags, n, *names)) {
             fail(err, errlen, "required tag %s= is missing", *names);
             return false;
         }
@@ -392,7 +392,7 @@ static bool required(const dkim_tag *tags, size_t n, const char *const *names, c
 /* d= and s= first, so a signature refused later still names its domain in details. */
 static bool sig_names(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, size_t errlen)
 {
-    const dkim_tag *d = tag_find(tags, n, "d"), *sel = tag_find(tags, n, "s");
+    const dkim_tag *d = dkim_tag_find(tags, n, "d"), *sel = dkim_tag_find(tags, n, "s");
     if (d) {
         if (!name_ok(d->value, d->vlen, 253)) {
             fail(err, errlen, "d= is not a domain name");
@@ -407,7 +407,7 @@ static bool sig_names(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, si
         }
         s->selector = lower_dup(sel->value, sel->vlen);
     }
-    const dkim_tag *a = tag_find(tags, n, "a");
+    const dkim_tag *a = dkim_tag_find(tags, n, "a");
     if (a) {
         char alg[24];
         snprintf(alg, sizeof alg, "%.*s", (int)(a->vlen < 23 ? a->vlen : 23), a->value);
@@ -418,12 +418,12 @@ static bool sig_names(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, si
         s->alg_ok = true;
     }
     static const char *const req[] = {"v", "a", "b", "bh", "d", "h", "s", NULL};
-    return required(tags, n, req, err, errlen);
+    return dkim_tags_required(tags, n, req, err, errlen);
 }
 
 static bool sig_hashes(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, size_t errlen)
 {
-    const dkim_tag *b = tag_find(tags, n, "b"), *bh = tag_find(tags, n, "bh");
+    const dkim_tag *b = dkim_tag_find(tags, n, "b"), *bh = dkim_tag_find(tags, n, "bh");
     if (!b64_decode(b->value, b->vlen, MAX_SIG_BYTES, &s->b, &s->blen) || !s->blen) {
         fail(err, errlen, "b= is %s", s->blen ? "not base64" : "empty or not base64");
         return false;
@@ -446,8 +446,8 @@ static bool sig_hashes(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, s
 
 static bool sig_times(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, size_t errlen)
 {
-    const dkim_tag *l = tag_find(tags, n, "l"), *t = tag_find(tags, n, "t"),
-                   *x = tag_find(tags, n, "x");
+    const dkim_tag *l = dkim_tag_find(tags, n, "l"), *t = dkim_tag_find(tags, n, "t"),
+                   *x = dkim_tag_find(tags, n, "x");
     uint64_t v;
     if (l) {
         if (!tag_uint(l, 76, &v)) {
@@ -489,11 +489,11 @@ bool dkim_sig_parse(const char *value, size_t len, dkim_sig *s, char *err, size_
         return false;
     if (!sig_names(tags, n, s, err, errlen))
         return false;
-    if (!tag_is(tag_find(tags, n, "v"), "1")) {
+    if (!tag_is(dkim_tag_find(tags, n, "v"), "1")) {
         fail(err, errlen, "v= is not 1");
         return false;
     }
-    const dkim_tag *c = tag_find(tags, n, "c");
+    const dkim_tag *c = dkim_tag_find(tags, n, "c");
     if (c) {
         char cv[24];
         snprintf(cv, sizeof cv, "%.*s", (int)(c->vlen < 23 ? c->vlen : 23), c->value);
@@ -503,7 +503,7 @@ bool dkim_sig_parse(const char *value, size_t len, dkim_sig *s, char *err, size_
         }
     }
     h_ctx h = {&s->headers, false, false};
-    tag_items(tag_find(tags, n, "h"), h_item, &h);
+    tag_items(dkim_tag_find(tags, n, "h"), h_item, &h);
     if (h.bad) {
         fail(err, errlen, "h= is not a list of at most %d header names", DKIM_MAX_H);
         return false;
@@ -512,7 +512,7 @@ bool dkim_sig_parse(const char *value, size_t len, dkim_sig *s, char *err, size_
         fail(err, errlen, "h= does not include From");
         return false;
     }
-    const dkim_tag *q = tag_find(tags, n, "q");
+    const dkim_tag *q = dkim_tag_find(tags, n, "q");
     bool dns = !q;
     if (q)
         tag_items(q, q_item, &dns);
@@ -522,7 +522,7 @@ bool dkim_sig_parse(const char *value, size_t len, dkim_sig *s, char *err, size_
     }
     if (!sig_hashes(tags, n, s, err, errlen) || !sig_times(tags, n, s, err, errlen))
         return false;
-    const dkim_tag *i = tag_find(tags, n, "i");
+    const dkim_tag *i = dkim_tag_find(tags, n, "i");
     s->identity = i ? xstrndup(i->value, i->vlen) : xasprintf("@%s", s->domain);
     if (!identity_in(s->identity, s->domain, false)) {
         fail(err, errlen, "i= is not within d=%s", s->domain);
@@ -573,12 +573,12 @@ bool dkim_key_parse(const char *txt, size_t len, dkim_key *k, char *err, size_t 
     size_t n;
     if (!dkim_tags_parse(txt, len, tags, DKIM_MAX_TAGS, &n, err, errlen))
         return false;
-    const dkim_tag *v = tag_find(tags, n, "v");
+    const dkim_tag *v = dkim_tag_find(tags, n, "v");
     if (v && !tag_is(v, "DKIM1")) {
         fail(err, errlen, "v= is not DKIM1");
         return false;
     }
-    const dkim_tag *kt = tag_find(tags, n, "k");
+    const dkim_tag *kt = dkim_tag_find(tags, n, "k");
     if (!kt || tag_is(kt, "rsa")) {
         k->type = DKIM_KEY_RSA;
     } else if (tag_is(kt, "ed25519")) {
@@ -588,12 +588,12 @@ bool dkim_key_parse(const char *txt, size_t len, dkim_key *k, char *err, size_t 
              kt->value);
         return false;
     }
-    const dkim_tag *h = tag_find(tags, n, "h");
+    const dkim_tag *h = dkim_tag_find(tags, n, "h");
     if (h)
         tag_items(h, key_h_item, k);
     else
         k->sha1 = k->sha256 = true;
-    const dkim_tag *st = tag_find(tags, n, "s");
+    const dkim_tag *st = dkim_tag_find(tags, n, "s");
     bool email = !st;
     if (st)
         tag_items(st, key_s_item, &email);
@@ -601,10 +601,10 @@ bool dkim_key_parse(const char *txt, size_t len, dkim_key *k, char *err, size_t 
         fail(err, errlen, "the key's service types (s=) do not include email");
         return false;
     }
-    const dkim_tag *t = tag_find(tags, n, "t");
+    const dkim_tag *t = dkim_tag_find(tags, n, "t");
     if (t)
         tag_items(t, key_t_item, k);
-    const dkim_tag *p = tag_find(tags, n, "p");
+    const dkim_tag *p = dkim_tag_find(tags, n, "p");
     if (!p) {
         fail(err, errlen, "the key record has no p=");
         return false;

@@ -58,6 +58,12 @@ typedef struct {
  * duplicate tag name or more than max tags. */
 bool dkim_tags_parse(const char *s, size_t len, dkim_tag *tags, size_t max, size_t *n, char *err,
                      size_t errlen);
+/* The tag called name (case matters), or NULL. */
+const dkim_tag *dkim_tag_find(const dkim_tag *t, size_t n, const char *name);
+/* Whether every tag of the NULL-terminated names is there; false with the first
+ * missing one named in err. */
+bool dkim_tags_required(const dkim_tag *tags, size_t n, const char *const *names, char *err,
+                        size_t errlen);
 
 /* ---- DKIM-Signature values (RFC 6376 3.5, 6.1.1) --------------------------------- */
 
