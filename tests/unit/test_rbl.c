@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "testnet.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -589,17 +591,6 @@ static void test_stub_zones(void **state)
 /* ---- the checks ------------------------------------------------------------------- */
 
 /* A loopback UDP port nothing listens on. */
-static int closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static pipeline *rbl_pipeline(const char *const *kv, size_t n, char *err, size_t errlen)
 {
     params *cfg = params_new(&params_cluster);
@@ -648,7 +639,7 @@ static void test_checks_apply(void **state)
     dns_opts o;
     dns_opts_default(&o);
     char fwd[32], err[512], got[512];
-    snprintf(fwd, sizeof fwd, "127.0.0.1:%d", closed_port());
+    snprintf(fwd, sizeof fwd, "127.0.0.1:%d", testnet_closed_port(SOCK_DGRAM));
     dns_opts_add_forwarders(&o, fwd);
     o.timeout_ms = 200;
     dns_resolver *r = dns_new(&o, err, sizeof err);

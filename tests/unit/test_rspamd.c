@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "testnet.h"
+
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,22 +161,11 @@ static void test_parse_deep(void **state)
     buf_free(&c);
 }
 
-static int closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void test_scan_unreachable(void **state)
 {
     (void)state;
     char url[64], err[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", closed_port());
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", testnet_closed_port(SOCK_STREAM));
     rspamd_reply r;
     const char msg[] = "Subject: x\r\n\r\nhello\r\n";
     for (int i = 0; i < 2; i++) { /* the thread's handle is reused */

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "testnet.h"
+
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -555,17 +557,6 @@ static void test_result_names(void **state)
 }
 
 /* A loopback UDP port nothing listens on. */
-static int closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static pipeline *check_pipeline(const char *trusted, char *err, size_t errlen)
 {
     params *cfg = params_new(&params_cluster);
@@ -611,7 +602,7 @@ static void test_check_applies(void **state)
     dns_opts o;
     dns_opts_default(&o);
     char fwd[32], err[512];
-    snprintf(fwd, sizeof fwd, "127.0.0.1:%d", closed_port());
+    snprintf(fwd, sizeof fwd, "127.0.0.1:%d", testnet_closed_port(SOCK_DGRAM));
     strlist_add(&o.forwarders, fwd);
     o.timeout_ms = 200;
     dns_resolver *r = dns_new(&o, err, sizeof err);
