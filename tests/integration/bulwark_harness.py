@@ -4,6 +4,7 @@ Every process is started here and ended here, by PID. Logs go to <tmp>/logs/<nam
 a failing test prints the tail of each so the reason is visible in CI output.
 Binaries come from $BULWARK_BUILD (default: <repo>/build).
 """
+import contextlib
 import json
 import os
 import shutil
@@ -37,6 +38,39 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
             return v
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def port_open(port):
+    """Something accepts TCP connections on the loopback port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def redis_server(d: Path):
+    """A private redis-server on a free loopback port with its files in `d`, stopped by PID
+    on exit (if the test has not stopped it). Yields the Popen with .port and .addr
+    ("127.0.0.1:PORT"); skips the test when redis-server is not installed."""
+    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(exe).exists():
+        import pytest
+        pytest.skip("redis-server not installed")
+    d.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    with open(d / "redis.log", "ab") as log:
+        p = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no", "--dir", str(d)], stdout=log, stderr=log)
+        p.port, p.addr = port, f"127.0.0.1:{port}"
+        try:
+            wait_for(lambda: port_open(port), 10, 0.05, "redis-server up")
+            yield p
+        finally:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(10)
 
 
 class MariaDB:

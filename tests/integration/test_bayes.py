@@ -16,14 +16,13 @@ with a detail naming both windows; learn jobs through the cluster use the cluste
 """
 import json
 import random
-import shutil
 import socket
 import subprocess
 import time
 
 import pytest
 
-from bulwark_harness import CTL, free_port, wait_for
+from bulwark_harness import CTL, free_port, redis_server, wait_for
 
 SPAM_WORDS = ("viagra cheap pills casino winner prize claim urgent offer bitcoin investment "
               "guaranteed lottery unclaimed refund pharmacy discount bonus replica loan "
@@ -47,24 +46,8 @@ def message(kind, i, seed):
 
 @pytest.fixture(scope="module")
 def redis(tmp_path_factory):
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server not installed")
-    base = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    log = open(base / "redis.log", "ab")
-    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--dir", str(base)], stdout=log, stderr=log)
-
-    def up():
-        r = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
-        return r.stdout.strip() == "PONG"
-
-    try:
-        wait_for(up, 10, 0.05, "redis-server up")
-        yield f"127.0.0.1:{port}", port
-    finally:
-        p.terminate()
-        p.wait(10)
+    with redis_server(tmp_path_factory.mktemp("redis")) as p:
+        yield p.addr, p.port
 
 
 def rcli(port, *args):

@@ -10,14 +10,13 @@ still comes.
 """
 import json
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from bulwark_harness import CTL, free_port, wait_for
+from bulwark_harness import CTL, redis_server
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -70,32 +69,8 @@ def eml(path: Path, subject, body, n):
 
 @pytest.fixture
 def redis(tmp_path):
-    port = free_port()
-    d = tmp_path / "redis"
-    d.mkdir()
-    log = open(d / "redis.log", "wb")
-    p = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--dir", str(d)], stdout=log, stderr=log)
-
-    def up():
-        try:
-            r = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                               text=True, timeout=5)
-            return r.stdout.strip() == "PONG"
-        except FileNotFoundError:  # no redis-cli: the port answering is enough
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                return True
-            except OSError:
-                return False
-
-    wait_for(up, 10, 0.05, "redis-server up")
-    p.addr = f"127.0.0.1:{port}"
-    yield p
-    if p.poll() is None:
-        p.terminate()
-        p.wait(10)
-    log.close()
+    with redis_server(tmp_path / "redis") as p:
+        yield p
 
 
 @pytest.fixture

@@ -6,36 +6,19 @@ by PID), and an SMTP sink (aiosmtpd) as the release relay. What a node learned i
 back from Redis (the Bayes class counters bw:b:g:n) and from the quarantine rows.
 """
 import json
-import shutil
 import subprocess
 
 import pytest
 
-from bulwark_harness import free_port, wait_for
+from bulwark_harness import redis_server, wait_for
 from test_records import GTUBE, _smtp_sink, ids_by_file, message, quarantining_cluster, rows, \
     scan_record
 
 
 @pytest.fixture
 def redis(tmp_path):
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server not installed")
-    port = free_port()
-    log = open(tmp_path / "redis.log", "ab")
-    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--dir", str(tmp_path)], stdout=log, stderr=log)
-
-    def up():
-        r = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
-        return r.stdout.strip() == "PONG"
-
-    try:
-        wait_for(up, 10, 0.05, "redis-server up")
-        yield port
-    finally:
-        p.terminate()
-        p.wait(10)
-        log.close()
+    with redis_server(tmp_path) as p:
+        yield p.port
 
 
 def counts(port):

@@ -29,11 +29,10 @@ from pathlib import Path
 
 import pytest
 
-from bulwark_harness import CTL, free_port, wait_for
+from bulwark_harness import CTL, free_port, redis_server, wait_for
 from dnsserver import DNSServer
 
 RBLDNSD = shutil.which("rbldnsd") or "/usr/sbin/rbldnsd"
-REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 ZONES = Path(__file__).parent / "rbl_zones"
 
 pytestmark = pytest.mark.skipif(not Path(RBLDNSD).exists(), reason="rbldnsd not installed")
@@ -172,27 +171,8 @@ def env(tmp_path_factory):
 
 @pytest.fixture
 def redis(tmp_path):
-    if not Path(REDIS).exists():
-        pytest.skip("redis-server not installed")
-    port = free_port()
-    log = open(tmp_path / "redis.log", "wb")
-    p = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--dir", str(tmp_path)], stdout=log, stderr=log)
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(up, 10, 0.05, "redis-server up")
-    p.addr = f"127.0.0.1:{port}"
-    yield p
-    if p.poll() is None:
-        p.terminate()
-        p.wait(10)
-    log.close()
+    with redis_server(tmp_path) as p:
+        yield p
 
 
 def scan(env, path=None, ip="192.0.2.10", helo="good.sender.example", mail_from="a@sender.example",
