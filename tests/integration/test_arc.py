@@ -11,17 +11,15 @@ vectors (Google's seal; an Ed25519 seal under an RSA one) pass. Last, the
 Authentication-Results field the pipeline adds (exact text for SPF + DKIM + DMARC pass)
 and the deletion of a forged one, in scan --local and through Postfix and the milter.
 """
-import base64
 import json
 import re
-import subprocess
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bulwark_harness import CTL, TESTDATA, free_port, wait_for
+from authtools import dnsfunc_for, pem_pkcs1, rsa_record, run, write
+from bulwark_harness import TESTDATA, free_port, wait_for
 from dnsserver import DNSServer
 
 SENDER = "sender.example"
@@ -45,27 +43,12 @@ MESSAGE = (
 SEALERS = ("a.example", "b.example", "c.example", "lists.example", "evil.example")
 
 
-def run(*args, check=True):
-    p = subprocess.run([str(CTL), *map(str, args)], capture_output=True, timeout=120)
-    if check and p.returncode not in (0, 1):
-        raise AssertionError(f"bulwarkctl {args}: rc={p.returncode}\n{p.stderr.decode()}")
-    return p
-
-
-def record(private_key):
-    der = private_key.public_key().public_bytes(serialization.Encoding.DER,
-                                                serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("arc")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM,
-                            serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption())
-    rec = record(key)
+    pem = pem_pkcs1(key)
+    rec = rsa_record(key)
     zone = {f"arc._domainkey.{d}": [{"TXT": [rec[:200], rec[200:]]}] for d in SEALERS}
     zone |= {
         f"py._domainkey.{SENDER}": [{"TXT": [rec[:200], rec[200:]]}],
@@ -82,16 +65,6 @@ def env(tmp_path_factory):
     srv.start()
     yield {"tmp": tmp, "zone": zone, "pem": pem, "dns": f"127.0.0.1:{srv.port}"}
     srv.stop()
-
-
-def dnsfunc_for(zone):
-    def dnsfunc(name, timeout=5):
-        for e in zone.get(name.decode().rstrip("."), []):
-            if isinstance(e, dict) and "TXT" in e:
-                v = e["TXT"]
-                return ("".join(v) if isinstance(v, list) else v).encode()
-        return None
-    return dnsfunc
 
 
 def seal(env, msg, domain, results=None, cv=None):
@@ -117,12 +90,6 @@ def chain(env, msg, domains):
 def dkim_signed(env, msg=MESSAGE):
     return dkim.sign(msg, b"py", SENDER.encode(), env["pem"],
                      include_headers=[b"from", b"to", b"subject", b"date", b"message-id"]) + msg
-
-
-def write(env, name, data):
-    p = env["tmp"] / name
-    p.write_bytes(data)
-    return p
 
 
 def scan(env, *files, sets=(), envelope=()):

@@ -21,7 +21,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bulwark_harness import CTL, TESTDATA
+from authtools import dnsfunc_for, pem_pkcs1, rsa_record, run, write
+from bulwark_harness import TESTDATA
 from dnsserver import DNSServer
 
 DOMAIN = "sender.example"
@@ -43,25 +44,6 @@ MESSAGE = (
     b"Decisions: budget approved.\r\n"
     b"\r\n"
     b"\r\n")
-
-
-def run(*args, check=True):
-    p = subprocess.run([str(CTL), *map(str, args)], capture_output=True, timeout=120)
-    if check and p.returncode not in (0, 1):
-        raise AssertionError(f"bulwarkctl {args}: rc={p.returncode}\n{p.stderr.decode()}")
-    return p
-
-
-def rsa_record(private_key):
-    der = private_key.public_key().public_bytes(serialization.Encoding.DER,
-                                                serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
-
-
-def pem_pkcs1(private_key):
-    return private_key.private_bytes(serialization.Encoding.PEM,
-                                     serialization.PrivateFormat.TraditionalOpenSSL,
-                                     serialization.NoEncryption())
 
 
 @pytest.fixture(scope="module")
@@ -118,18 +100,6 @@ def env(tmp_path_factory):
     srv.stop()
 
 
-def dnsfunc_for(zone):
-    def dnsfunc(name, timeout=5):
-        name = name.decode() if isinstance(name, bytes) else name
-        entries = zone.get(name.rstrip("."), [])
-        for e in entries:
-            if isinstance(e, dict) and "TXT" in e:
-                v = e["TXT"]
-                return ("".join(v) if isinstance(v, list) else v).encode()
-        return None
-    return dnsfunc
-
-
 def dkimpy_sign(env, selector, msg=MESSAGE, canon="relaxed/relaxed", alg=None):
     alg = alg or (b"ed25519-sha256" if selector == "py-ed" else b"rsa-sha256")
     h, b = canon.encode().split(b"/")
@@ -137,12 +107,6 @@ def dkimpy_sign(env, selector, msg=MESSAGE, canon="relaxed/relaxed", alg=None):
                     canonicalize=(h, b), signature_algorithm=alg,
                     include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
     return sig + msg
-
-
-def write(env, name, data):
-    p = env["tmp"] / name
-    p.write_bytes(data)
-    return p
 
 
 def verify(env, *files, extra=()):

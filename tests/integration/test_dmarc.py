@@ -21,9 +21,9 @@ import xml.etree.ElementTree as ET
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from authtools import pem_pkcs1, rsa_record
 from bulwark_harness import CTL, REPO, free_port, wait_for
 from dnsserver import DNSServer
 
@@ -78,13 +78,8 @@ def message(frm, subject="Quarterly figures", extra=b""):
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dmarc")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    der = key.public_key().public_bytes(serialization.Encoding.DER,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
-    import base64
-    pub = "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
-    pem = key.private_bytes(serialization.Encoding.PEM,
-                            serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption())
+    pub = rsa_record(key)
+    pem = pem_pkcs1(key)
     srv = DNSServer(make_zone(pub))
     srv.start()
     yield {"tmp": tmp, "dns": f"127.0.0.1:{srv.port}", "pem": pem, "srv": srv}
