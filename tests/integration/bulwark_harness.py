@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -47,6 +48,19 @@ def port_open(port):
             return True
     except OSError:
         return False
+
+
+def smtp_sink(tmp_path):
+    """aiosmtpd on a free loopback port, delivering into the Maildir tmp_path/mailbox:
+    (the Popen, which the caller stops, the port, the Maildir)."""
+    port = free_port()
+    box = tmp_path / "mailbox"
+    p = subprocess.Popen([sys.executable if Path(sys.executable).name.startswith("python3")
+                          else "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
+                          f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", str(box)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: port_open(port), 10, 0.05, "SMTP sink listening")
+    return p, port, box
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authtools import pem_pkcs1, rsa_record
-from bulwark_harness import CTL, REPO, free_port, wait_for
+from bulwark_harness import CTL, REPO, smtp_sink, wait_for
 from dnsserver import DNSServer
 
 XSD = REPO / "docs" / "schemas" / "rfc7489-aggregate.xsd"
@@ -252,11 +252,7 @@ def scan_record(cluster, tmp, name, msg, ip, mail_from, rcpt="bob@rcpt.example")
 
 
 def test_cluster_verdicts_and_aggregate_report(cluster, env, tmp_path):
-    sink_port = free_port()
-    box = tmp_path / "mailbox"
-    sink = subprocess.Popen(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
-                             f"127.0.0.1:{sink_port}", "-c", "aiosmtpd.handlers.Mailbox", str(box)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sink, sink_port, box = smtp_sink(tmp_path)
     try:
         dmarc_cluster(cluster, env)
         # A day of traffic: example.com (reports wanted) from three sources, and
@@ -357,7 +353,6 @@ def test_cluster_verdicts_and_aggregate_report(cluster, env, tmp_path):
 
         # One domain, sent through the relay: once.
         cluster.ctl("config", "set", f"dmarc.report.relay=smtp://127.0.0.1:{sink_port}")
-        wait_for(lambda: _up(sink_port), 10, 0.05, "SMTP sink listening")
         r = cluster.ctl("dmarc", "report", "--day", day, "--domain", "example.com", "--send")
         assert "example.com: 4 records, 7 messages, rua dmarc-agg@example.com" in r.stdout
         assert "sent: 250" in r.stdout, r.stdout
@@ -386,15 +381,6 @@ def test_cluster_verdicts_and_aggregate_report(cluster, env, tmp_path):
     finally:
         sink.terminate()
         sink.wait(10)
-
-
-def _up(port):
-    import socket
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def test_results_aged_out(cluster, env, tmp_path):

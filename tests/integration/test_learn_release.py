@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from bulwark_harness import redis_server, wait_for
-from test_records import GTUBE, _smtp_sink, ids_by_file, message, quarantining_cluster, rows, \
+from bulwark_harness import redis_server, smtp_sink, wait_for
+from test_records import GTUBE, ids_by_file, message, quarantining_cluster, rows, \
     scan_record
 
 
@@ -73,7 +73,7 @@ def test_learn_job_without_redis_is_not_done(cluster, tmp_path):
 
 
 def test_release_learns_ham_once(cluster, redis, tmp_path):
-    sink, port, box = _smtp_sink(tmp_path)
+    sink, port, box = smtp_sink(tmp_path)
     try:
         quarantining_cluster(cluster, extra="")
         cluster.start_node("node2", extra=f"redis_server = 127.0.0.1:{redis}\n")
@@ -115,7 +115,7 @@ def test_release_learns_ham_once(cluster, redis, tmp_path):
 
 def test_release_learned_when_a_node_comes_back(cluster, redis, tmp_path):
     """No node at release time: the entry stays pending and is learned once one joins."""
-    sink, port, box = _smtp_sink(tmp_path)
+    sink, port, box = smtp_sink(tmp_path)
     try:
         quarantining_cluster(cluster)
         cluster.ctl("config", "set", f"quarantine.release_relay=smtp://127.0.0.1:{port}",

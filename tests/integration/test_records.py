@@ -8,13 +8,12 @@ import io
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import zmq
 
-from bulwark_harness import CTL, curve_dealer, free_port, wait_for
+from bulwark_harness import CTL, curve_dealer, free_port, smtp_sink, wait_for
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
@@ -197,27 +196,8 @@ def test_same_job_twice_recorded_once(cluster):
     assert "job=dup-job-1 event=recorded_before" in cluster.procs["master"].log_text()
 
 
-def _smtp_sink(tmp_path):
-    port = free_port()
-    box = tmp_path / "mailbox"
-    p = subprocess.Popen([sys.executable if Path(sys.executable).name.startswith("python3")
-                          else "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
-                          f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", str(box)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def up():
-        import socket
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-    wait_for(up, 10, 0.05, "SMTP sink listening")
-    return p, port, box
-
-
 def test_release_delivers_once_and_delete(cluster, tmp_path):
-    sink, port, box = _smtp_sink(tmp_path)
+    sink, port, box = smtp_sink(tmp_path)
     try:
         quarantining_cluster(cluster)
         cluster.ctl("config", "set", f"quarantine.release_relay=smtp://127.0.0.1:{port}")
