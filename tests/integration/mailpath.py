@@ -19,18 +19,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bulwark_harness import BUILD, REPO, Proc, free_port, wait_for
+from bulwark_harness import BUILD, REPO, Proc, free_port, port_open, wait_for
 
 MILTER = BUILD / "node" / "bulwark-milter"
 INSTANCE = REPO / "scripts" / "postfix-instance.sh"
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
-
-
-def port_open(port):
-    import socket
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Sink:
