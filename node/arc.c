@@ -138,19 +138,6 @@ bool arc_instance(arc_kind k, const char *value, size_t len, unsigned *instance,
 
 /* ---- seals and message signatures -------------------------------------------------- */
 
-/* A domain or selector as DNS can hold it (as node/dkim.c reads d= and s=). */
-static bool name_ok(const char *s, size_t n)
-{
-    if (!n || n > 253 || s[0] == '.' || s[n - 1] == '.')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || c == '-' || c == '_' || (c == '.' && s[i + 1] != '.')))
-            return false;
-    }
-    return true;
-}
-
 static void lower_copy(char *out, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -184,12 +171,12 @@ static bool sig_common(const dkim_tag *tags, size_t n, arc_sig *s, char *err, si
         fail(err, errlen, "rsa-sha1 is not accepted (RFC 8301)");
         return false;
     }
-    if (!name_ok(d->value, d->vlen)) {
+    if (!dkim_name_ok(d->value, d->vlen)) {
         fail(err, errlen, "d= is not a domain name");
         return false;
     }
     lower_copy(s->domain, d->value, d->vlen);
-    if (!name_ok(sel->value, sel->vlen)) {
+    if (!dkim_name_ok(sel->value, sel->vlen)) {
         fail(err, errlen, "s= is not a selector");
         return false;
     }
@@ -230,54 +217,21 @@ typedef struct {
     bool bad, from, seal;
 } h_ctx;
 
-static void h_item(h_ctx *h, const char *item, size_t n)
+static bool h_item(void *ctx, const char *item, size_t n)
 {
+    h_ctx *h = ctx;
     bool ok = n > 0 && h->out->n < DKIM_MAX_H;
     for (size_t i = 0; ok && i < n; i++)
         ok = (unsigned char)item[i] >= 33 && (unsigned char)item[i] <= 126;
-    if (!ok) {
-        h->bad = true;
-        return;
-    }
     char name[128];
-    if (n >= sizeof name) {
+    if (!ok || n >= sizeof name) {
         h->bad = true;
-        return;
+        return false;
     }
     lower_copy(name, item, n);
     h->from |= strcmp(name, "from") == 0;
     h->seal |= strcmp(name, "arc-seal") == 0;
     strlist_add(h->out, name);
-}
-
-/* h= as node/dkim.c reads it: names separated by ':', white space around them. */
-static void h_list(const dkim_tag *t, h_ctx *h)
-{
-    size_t i = 0;
-    while (i <= t->vlen && !h->bad) {
-        size_t a = i;
-        while (i < t->vlen && t->value[i] != ':')
-            i++;
-        size_t b = i;
-        while (a < b && is_fws(t->value[a]))
-            a++;
-        while (b > a && is_fws(t->value[b - 1]))
-            b--;
-        h_item(h, t->value + a, b - a);
-        i++;
-    }
-}
-
-static bool digits(const dkim_tag *t, size_t max, uint64_t *v)
-{
-    *v = 0;
-    if (!t->vlen || t->vlen > max)
-        return false;
-    for (size_t i = 0; i < t->vlen; i++) {
-        if (!isdigit((unsigned char)t->value[i]))
-            return false;
-        *v = *v * 10 + (uint64_t)(t->value[i] - '0');
-    }
     return true;
 }
 
@@ -296,7 +250,7 @@ static bool ams_tags(const dkim_tag *tags, size_t n, arc_sig *s, char *err, size
         }
     }
     h_ctx h = {&s->headers, false, false, false};
-    h_list(dkim_tag_find(tags, n, "h"), &h);
+    dkim_tag_items(dkim_tag_find(tags, n, "h"), h_item, &h);
     if (h.bad || !h.from || h.seal) {
         fail(err, errlen, "%s",
              h.bad    ? "h= is not a list of header names"
@@ -316,12 +270,12 @@ static bool ams_tags(const dkim_tag *tags, size_t n, arc_sig *s, char *err, size
     free(hash);
     const dkim_tag *l = dkim_tag_find(tags, n, "l"), *t = dkim_tag_find(tags, n, "t");
     uint64_t v;
-    if (l && !digits(l, 18, &s->length)) {
+    if (l && !dkim_tag_uint(l, 18, &s->length)) {
         fail(err, errlen, "l= is not a byte count");
         return false;
     }
     s->has_length = l != NULL;
-    if (t && !digits(t, 12, &v)) {
+    if (t && !dkim_tag_uint(t, 12, &v)) {
         fail(err, errlen, "t= is not a timestamp");
         return false;
     }
@@ -358,7 +312,7 @@ static void domain_of(const char *v, char *out, size_t outlen)
     const char *d = at ? at + 1 : v;
     size_t n = strlen(d);
     out[0] = '\0';
-    if (n < outlen && name_ok(d, n))
+    if (n < outlen && dkim_name_ok(d, n))
         lower_copy(out, d, n);
 }
 

@@ -254,8 +254,7 @@ static bool tag_is(const dkim_tag *t, const char *s)
 
 /* Splits a colon-separated tag value (h=, q=, s=, t=, key h=) into items with the
  * white space around them removed; calls fn for each; stops when it returns false. */
-static bool tag_items(const dkim_tag *t, bool (*fn)(void *ctx, const char *item, size_t n),
-                      void *ctx)
+bool dkim_tag_items(const dkim_tag *t, bool (*fn)(void *ctx, const char *item, size_t n), void *ctx)
 {
     size_t i = 0;
     while (i <= t->vlen) {
@@ -275,7 +274,7 @@ static bool tag_items(const dkim_tag *t, bool (*fn)(void *ctx, const char *item,
 }
 
 /* Digits only, at most `digits` of them, and no overflow of int64. */
-static bool tag_uint(const dkim_tag *t, size_t digits, uint64_t *out)
+bool dkim_tag_uint(const dkim_tag *t, size_t digits, uint64_t *out)
 {
     uint64_t v = 0;
     if (!t->vlen || t->vlen > digits)
@@ -296,9 +295,9 @@ static bool tag_uint(const dkim_tag *t, size_t digits, uint64_t *out)
 
 /* A domain or selector as a DNS name can hold it: letters, digits, '-', '_', dots
  * between non-empty labels. */
-static bool name_ok(const char *s, size_t n, size_t max)
+bool dkim_name_ok(const char *s, size_t n)
 {
-    if (!n || n > max || s[0] == '.' || s[n - 1] == '.')
+    if (!n || n > 253 || s[0] == '.' || s[n - 1] == '.')
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -394,14 +393,14 @@ static bool sig_names(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, si
 {
     const dkim_tag *d = dkim_tag_find(tags, n, "d"), *sel = dkim_tag_find(tags, n, "s");
     if (d) {
-        if (!name_ok(d->value, d->vlen, 253)) {
+        if (!dkim_name_ok(d->value, d->vlen)) {
             fail(err, errlen, "d= is not a domain name");
             return false;
         }
         s->domain = lower_dup(d->value, d->vlen);
     }
     if (sel) {
-        if (!name_ok(sel->value, sel->vlen, 253)) {
+        if (!dkim_name_ok(sel->value, sel->vlen)) {
             fail(err, errlen, "s= is not a selector");
             return false;
         }
@@ -450,7 +449,7 @@ static bool sig_times(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, si
                    *x = dkim_tag_find(tags, n, "x");
     uint64_t v;
     if (l) {
-        if (!tag_uint(l, 76, &v)) {
+        if (!dkim_tag_uint(l, 76, &v)) {
             fail(err, errlen, "l= is not a byte count");
             return false;
         }
@@ -458,7 +457,7 @@ static bool sig_times(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, si
         s->length = v;
     }
     if (t) {
-        if (!tag_uint(t, 12, &v)) {
+        if (!dkim_tag_uint(t, 12, &v)) {
             fail(err, errlen, "t= is not a timestamp");
             return false;
         }
@@ -466,7 +465,7 @@ static bool sig_times(const dkim_tag *tags, size_t n, dkim_sig *s, char *err, si
         s->time = (int64_t)v;
     }
     if (x) {
-        if (!tag_uint(x, 12, &v)) {
+        if (!dkim_tag_uint(x, 12, &v)) {
             fail(err, errlen, "x= is not a timestamp");
             return false;
         }
@@ -503,7 +502,7 @@ bool dkim_sig_parse(const char *value, size_t len, dkim_sig *s, char *err, size_
         }
     }
     h_ctx h = {&s->headers, false, false};
-    tag_items(dkim_tag_find(tags, n, "h"), h_item, &h);
+    dkim_tag_items(dkim_tag_find(tags, n, "h"), h_item, &h);
     if (h.bad) {
         fail(err, errlen, "h= is not a list of at most %d header names", DKIM_MAX_H);
         return false;
@@ -515,7 +514,7 @@ bool dkim_sig_parse(const char *value, size_t len, dkim_sig *s, char *err, size_
     const dkim_tag *q = dkim_tag_find(tags, n, "q");
     bool dns = !q;
     if (q)
-        tag_items(q, q_item, &dns);
+        dkim_tag_items(q, q_item, &dns);
     if (!dns) {
         fail(err, errlen, "q= does not include dns/txt");
         return false;
@@ -590,20 +589,20 @@ bool dkim_key_parse(const char *txt, size_t len, dkim_key *k, char *err, size_t 
     }
     const dkim_tag *h = dkim_tag_find(tags, n, "h");
     if (h)
-        tag_items(h, key_h_item, k);
+        dkim_tag_items(h, key_h_item, k);
     else
         k->sha1 = k->sha256 = true;
     const dkim_tag *st = dkim_tag_find(tags, n, "s");
     bool email = !st;
     if (st)
-        tag_items(st, key_s_item, &email);
+        dkim_tag_items(st, key_s_item, &email);
     if (!email) {
         fail(err, errlen, "the key's service types (s=) do not include email");
         return false;
     }
     const dkim_tag *t = dkim_tag_find(tags, n, "t");
     if (t)
-        tag_items(t, key_t_item, k);
+        dkim_tag_items(t, key_t_item, k);
     const dkim_tag *p = dkim_tag_find(tags, n, "p");
     if (!p) {
         fail(err, errlen, "the key record has no p=");
@@ -1526,11 +1525,11 @@ static bool sign_data(const dkim_signkey *k, dkim_alg alg, const buf_t *data, ui
 
 static bool sign_checks(const dkim_signkey *k, const dkim_sign_opts *o, char *err, size_t errlen)
 {
-    if (!o->domain || !name_ok(o->domain, strlen(o->domain), 253)) {
+    if (!o->domain || !dkim_name_ok(o->domain, strlen(o->domain))) {
         fail(err, errlen, "the domain '%s' is not a domain name", o->domain ? o->domain : "");
         return false;
     }
-    if (!o->selector || !name_ok(o->selector, strlen(o->selector), 253)) {
+    if (!o->selector || !dkim_name_ok(o->selector, strlen(o->selector))) {
         fail(err, errlen, "the selector '%s' is not a DNS label", o->selector ? o->selector : "");
         return false;
     }
@@ -1558,7 +1557,7 @@ char *dkim_sign(const dkim_signkey *k, const dkim_sign_opts *o, const uint8_t *m
     if (o->headers) {
         dkim_tag t = {"h", 1, o->headers, strlen(o->headers), 0, 0};
         h_ctx hc = {&h, false, false};
-        tag_items(&t, h_item, &hc);
+        dkim_tag_items(&t, h_item, &hc);
         if (hc.bad || !hc.from) {
             fail(err, errlen, "the header list must be names separated by ':' including From");
             strlist_free(&h);

@@ -64,6 +64,15 @@ const dkim_tag *dkim_tag_find(const dkim_tag *t, size_t n, const char *name);
  * missing one named in err. */
 bool dkim_tags_required(const dkim_tag *tags, size_t n, const char *const *names, char *err,
                         size_t errlen);
+/* Splits a colon-separated tag value (h=, q=, ...) into items with the white space
+ * around them removed; calls fn for each; stops (false) when fn returns false. */
+bool dkim_tag_items(const dkim_tag *t, bool (*fn)(void *ctx, const char *item, size_t n),
+                    void *ctx);
+/* Digits only, at most `digits` of them, and no overflow of int64. */
+bool dkim_tag_uint(const dkim_tag *t, size_t digits, uint64_t *out);
+/* A domain or selector as a DNS name can hold it: at most 253 letters, digits, '-',
+ * '_', dots between non-empty labels. */
+bool dkim_name_ok(const char *s, size_t n);
 
 /* ---- DKIM-Signature values (RFC 6376 3.5, 6.1.1) --------------------------------- */
 
