@@ -291,40 +291,27 @@ static bool valid_fo(const char *v, size_t n)
     return n % 2 == 1;
 }
 
+static size_t skip_wsp(const char *s, size_t n, size_t i)
+{
+    while (i < n && is_wsp((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
 bool dmarc_is_record(const char *txt, size_t len)
 {
-    const char *s = txt;
-    size_t n = len;
-    while (n && is_wsp((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    if (!n || (*s != 'v' && *s != 'V'))
+    size_t i = skip_wsp(txt, len, 0);
+    if (i >= len || (txt[i] != 'v' && txt[i] != 'V'))
         return false;
-    s++;
-    n--;
-    while (n && is_wsp((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    if (!n || *s != '=')
+    i = skip_wsp(txt, len, i + 1);
+    if (i >= len || txt[i] != '=')
         return false;
-    s++;
-    n--;
-    while (n && is_wsp((unsigned char)*s)) {
-        s++;
-        n--;
-    }
+    i = skip_wsp(txt, len, i + 1);
     /* The value's letters are given as %x in the ABNF: "DMARC1" exactly. */
-    if (n < 6 || memcmp(s, "DMARC1", 6) != 0)
+    if (len - i < 6 || memcmp(txt + i, "DMARC1", 6) != 0)
         return false;
-    s += 6;
-    n -= 6;
-    while (n && is_wsp((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    return n == 0 || *s == ';';
+    i = skip_wsp(txt, len, i + 6);
+    return i == len || txt[i] == ';';
 }
 
 static void record_defaults(dmarc_record *r)
