@@ -19,7 +19,7 @@ PKGS=(
   # content-scanning corpus builders (7z archives, encrypted zips) and the scan benchmark's
   # peer (clamscan)
   p7zip-full zip clamav
-  libunbound-dev libevent-dev libssl-dev python3-dnslib python3-dkim python3-authres python3-yaml dnsmasq-base nsd rbldnsd libxml2-utils bind9-dnsutils
+  libunbound-dev libevent-dev libssl-dev python3-dnslib python3-dkim python3-authres python3-yaml python3-cryptography dnsmasq-base nsd rbldnsd libxml2-utils bind9-dnsutils
 )
 
 missing=()
